@@ -1,0 +1,35 @@
+# The two set-up commands: `make train` and `make test`. Both create .venv if it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Exact versions the suite was last run with; pyproject.toml keeps the looser ranges for users.
+CONSTRAINTS := requirements/constraints.txt
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: train test install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install -c $(CONSTRAINTS) -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## train the default config (MNIST; set VAE_LAB_DATA_DIR or let it download); extra overrides: make train ARGS="..."
+train: install
+	$(BIN)/vae-lab train $(ARGS)
+
+## run the test suite
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) runs outputs .pytest_cache

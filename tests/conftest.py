@@ -1,0 +1,94 @@
+"""Shared fixtures: tiny real data files, composed configs and CLI runs."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+from vae_lab import config_resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+config_resolvers.register()
+torch.set_num_threads(1)  # tests are many small models; one thread each avoids oversubscription
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzipped IDX file (the MNIST format: magic 0x08 0xNDIM, big-endian sizes)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n 28x28 uint8 images: a bright square whose position is the label (0-9), plus faint noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n)
+    images = rng.integers(0, 40, size=(n, 28, 28))
+    for image, label in zip(images, labels):
+        row, col = divmod(int(label), 4)
+        image[4 + 6 * row : 10 + 6 * row, 3 + 6 * col : 9 + 6 * col] = rng.integers(180, 256)
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_mnist_files(raw_dir: Path, train_size: int = 600, test_size: int = 200) -> Path:
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = synthetic_digits(train_size, seed=1)
+    test_images, test_labels = synthetic_digits(test_size, seed=2)
+    write_idx(raw_dir / "train-images-idx3-ubyte.gz", train_images)
+    write_idx(raw_dir / "train-labels-idx1-ubyte.gz", train_labels)
+    write_idx(raw_dir / "t10k-images-idx3-ubyte.gz", test_images)
+    write_idx(raw_dir / "t10k-labels-idx1-ubyte.gz", test_labels)
+    return raw_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    """A data_dir in torchvision's layout holding small synthetic MNIST IDX files (600 train, 200 test)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    write_mnist_files(data_dir / "MNIST" / "raw")
+    return data_dir
+
+
+# Small and fast: the shape of a real run, a few seconds on one CPU core.
+TINY = [
+    "data.val_size=100",
+    "data.batch_size=50",
+    "data.eval_batch_size=100",
+    "encoder.hidden_sizes=[32]",
+    "decoder.hidden_sizes=[32]",
+    "model.latent_dim=4",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "trainer.log_every_n_steps=5",
+]
+TINY_MNIST = [*TINY, "data.download=false"]
+
+
+def compose_train(overrides: list[str], output_dir: Path, data_dir: Path | None = None) -> DictConfig:
+    """The `vae-lab train` config, composed by Hydra exactly as the CLI composes it."""
+    extra = [f"paths.output_dir={output_dir}"]
+    if data_dir is not None:
+        extra.append(f"paths.data_dir={data_dir}")
+    with initialize_config_module(config_module="vae_lab.conf", version_base="1.3"):
+        return compose(config_name="train", overrides=[*overrides, *extra])
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python -m vae_lab ARGS` in `cwd` (W&B offline, no network) and return the finished process."""
+    full_env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
+    full_env.pop("WANDB_API_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def read_results(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())

@@ -1,0 +1,96 @@
+"""Every config option composes with Hydra's compose API and builds real objects; configs ship with the package."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import CSVLogger
+
+from conftest import REPO, compose_train
+from vae_lab.build import build_callbacks, build_loggers, build_module
+
+CONF = REPO / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("encoder", options("encoder"))
+@pytest.mark.parametrize("decoder", options("decoder"))
+@pytest.mark.parametrize("likelihood", options("likelihood"))
+def test_every_encoder_decoder_likelihood_builds_a_trainable_model(encoder, decoder, likelihood, tmp_path):
+    cfg = compose_train([f"encoder={encoder}", f"decoder={decoder}", f"likelihood={likelihood}"], tmp_path)
+    module = build_module(cfg, data_shape=(1, 28, 28))
+    x = torch.rand(3, 1, 28, 28)
+    loss = module.loss(module.vae.elbo_terms(x)).mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    optimizer = module.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam)
+
+
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+def test_optimizers_and_schedulers_are_partials_the_module_completes(optimizer, scheduler, tmp_path):
+    cfg = compose_train([f"optimizer={optimizer}", f"scheduler={scheduler}", "data=ring", "likelihood=gaussian"], tmp_path)
+    configured = build_module(cfg, data_shape=(2,)).configure_optimizers()
+    assert isinstance(configured["optimizer"], torch.optim.Optimizer)
+    assert isinstance(configured["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert configured["lr_scheduler"]["interval"] == "epoch"
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_trainer_configs_compose(trainer, tmp_path):
+    cfg = compose_train([f"trainer={trainer}"], tmp_path)
+    assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    assert cfg.trainer.use_distributed_sampler is False
+
+
+def test_callbacks_and_csv_logger_build(tmp_path):
+    cfg = compose_train(["logger=csv"], tmp_path)
+    (logger,) = build_loggers(cfg)
+    assert isinstance(logger, CSVLogger) and Path(logger.log_dir) == tmp_path
+    names = {type(callback).__name__ for callback in build_callbacks(cfg)}
+    assert "ModelCheckpoint" in names
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_data_configs_build_data_modules(data, tmp_path):
+    cfg = compose_train([f"data={data}"], tmp_path)
+    datamodule = instantiate(cfg.data)
+    assert datamodule.batch_size == cfg.data.batch_size
+
+
+def test_pytorch_examples_experiment_is_the_reference_setup(tmp_path):
+    cfg = compose_train(["experiment=pytorch_examples"], tmp_path)
+    assert cfg.data._target_.endswith("MNISTDataModule") and cfg.data.pixels == "grey" and cfg.data.batch_size == 128
+    assert list(cfg.encoder.hidden_sizes) == [400] and list(cfg.decoder.hidden_sizes) == [400]
+    assert cfg.encoder.activation == cfg.decoder.activation == "relu"
+    assert cfg.model.latent_dim == 20 and cfg.likelihood._target_.endswith("BernoulliLikelihood")
+    assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.optimizer.lr == 1e-3
+    assert cfg.trainer.max_epochs == 10
+    module = build_module(cfg, data_shape=(1, 28, 28))
+    assert sum(p.numel() for p in module.parameters()) == 652_824  # 784-400-(20+20) and 20-400-784
+
+
+def test_configs_ship_inside_a_non_editable_install(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(REPO)],
+        check=True, capture_output=True,
+    )
+    assert (target / "vae_lab" / "conf" / "experiment" / "pytorch_examples.yaml").is_file()
+    result = subprocess.run(
+        [sys.executable, "-m", "vae_lab", "train", "--cfg", "job", "experiment=pytorch_examples"],
+        cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "latent_dim: 20" in result.stdout
+    assert str(target) in subprocess.run(
+        [sys.executable, "-c", "import vae_lab; print(vae_lab.__file__)"],
+        cwd=tmp_path, env={"PYTHONPATH": str(target)}, capture_output=True, text=True,
+    ).stdout

@@ -1,0 +1,76 @@
+"""The ``vae-lab`` command: ``vae-lab <command> [Hydra overrides]``.
+
+Every command is a Hydra app (overrides, ``-m`` multirun, ``--cfg job``, ``--help``) whose config is
+``conf/<command>.yaml``. A user's mistake (``VaeLabError``) is reported as one message and a non-zero
+exit status, never a traceback; Hydra reports config composition errors the same way.
+"""
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict, read_write
+
+from vae_lab import config_resolvers
+from vae_lab.quiet import quiet_third_party
+from vae_lab.errors import VaeLabError
+
+log = logging.getLogger("vae_lab")
+
+COMMANDS = {
+    "train": ("vae_lab.commands.train", "fit a VAE, test its best checkpoint, write results.json"),
+}
+
+config_resolvers.register()
+_current_command = ""
+
+
+def usage() -> str:
+    lines = ["usage: vae-lab <command> [overrides] [-m] [--cfg job] [--help]", "", "commands:"]
+    lines += [f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += ["", "Run `vae-lab <command> --help` for its config groups and options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch ``vae-lab <command> ...`` to the command's Hydra app."""
+    global _current_command
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"vae-lab: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    _current_command = name
+    quiet_third_party()
+    sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
+    importlib.import_module(COMMANDS[name][0]).main()
+
+
+def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Run a command's task; a VaeLabError becomes one logged message and a non-zero exit."""
+    try:
+        return task(cfg)
+    except VaeLabError as error:
+        log.error("%s", error)
+        sys.exit(error.exit_code)
+
+
+def prepare_ddp_subprocesses() -> None:
+    """Make Lightning's DDP launcher start copies of *this job* rather than of the whole command line.
+
+    Lightning re-runs ``sys.argv`` plus ``hydra.run.dir=<HydraConfig.run.dir>`` for each extra local
+    process. We point it at this job's overrides (no ``-m``, no comma lists of a sweep, the command
+    name restored) and at this job's actual output directory, so all processes share one run directory.
+    """
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    sys.argv = [sys.argv[0], _current_command, *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg), open_dict(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir

@@ -1,0 +1,113 @@
+"""``vae-lab train``: fit a VAE, test its best checkpoint, write ``results.json`` in the run directory."""
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig
+
+from vae_lab import cli
+from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_module, build_trainer
+from vae_lab.checkpoints import RunConfigInCheckpoint
+from vae_lab.errors import TrainingDiverged
+from vae_lab.training.throughput import TrainingThroughput
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, test the best checkpoint and write results.json; returns the results."""
+    started = time.time()
+    run_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, datamodule.data_shape)
+    module.vae.likelihood.check_data(datamodule.split("train").x, datamodule.name)
+
+    throughput = TrainingThroughput()
+    callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg)]
+    trainer = build_trainer(cfg, callbacks, build_loggers(cfg))
+    checkpoint = trainer.checkpoint_callback
+    resume_from = resume_checkpoint(cfg, run_dir)
+    if resume_from:
+        log.info("resuming from %s", resume_from)
+
+    cli.prepare_ddp_subprocesses()
+    try:
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        except TrainingDiverged as error:
+            last = checkpoint.last_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+            kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+            raise TrainingDiverged(
+                f"{error}; training stopped and {kept}. "
+                "Try a lower optimizer.lr or gradient clipping (trainer.gradient_clip_val=1.0)"
+            ) from None
+        has_checkpoints = isinstance(checkpoint, ModelCheckpoint)
+        best = (checkpoint.best_model_path or None) if has_checkpoints else None
+        best_score = checkpoint.best_model_score if has_checkpoints else None
+        last = (checkpoint.last_model_path or None) if has_checkpoints else None
+        test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    finally:
+        finish_wandb_run()
+
+    results = {
+        "status": "completed",
+        **{key: float(value) for key, value in sorted(test_metrics.items())},
+        "best_val_loss": None if best_score is None else float(best_score),
+        "best_checkpoint": best,
+        "last_checkpoint": last,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "wall_time_s": round(time.time() - started, 2),
+        "train_samples_per_s": round(throughput.examples_per_second, 1),
+        "run_dir": str(run_dir),
+    }
+    if trainer.is_global_zero:
+        write_json(run_dir / "results.json", results)
+        log.info("test/elbo %.3f nats | results in %s", results.get("test/elbo", float("nan")), run_dir / "results.json")
+    return results
+
+
+def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
+    """The checkpoint to resume from: ``ckpt_path`` if given, else this run directory's last.ckpt if any."""
+    if cfg.get("ckpt_path"):
+        return cfg.ckpt_path
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    """Write JSON atomically: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def finish_wandb_run() -> None:
+    """Close this process's W&B run, if any, so the next job of a sweep starts its own run."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
+
+
+def task(cfg: DictConfig) -> float:
+    """The Hydra task: train, then return ``optimized_metric`` for sweepers."""
+    results = train(cfg)
+    key = cfg.optimized_metric
+    value = results.get("best_val_loss") if key == "val/loss" else results.get(key)
+    return float("nan") if value is None else float(value)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    return cli.run_reporting_errors(task, cfg)

@@ -1,0 +1,20 @@
+"""OmegaConf resolvers used by the configs. Registered once, on import of ``vae_lab.cli``."""
+
+import secrets
+from datetime import datetime
+
+from omegaconf import OmegaConf
+
+# One id per process: a timestamp (sortable) plus a random suffix, so that runs started in the same
+# second (a cluster array, two terminals) never share a directory.
+PROCESS_RUN_ID = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{secrets.token_hex(3)}"
+
+
+def run_dir_name(run_name: str | None) -> str:
+    """`run_name` if given (re-running with the same name resumes that run), else a fresh unique id."""
+    return str(run_name) if run_name else PROCESS_RUN_ID
+
+
+def register() -> None:
+    if not OmegaConf.has_resolver("run_dir_name"):
+        OmegaConf.register_new_resolver("run_dir_name", run_dir_name)

@@ -1,0 +1,79 @@
+"""MNIST-like image data sets (28x28 grey digits or clothes), held in memory as (n, 1, 28, 28) tensors.
+
+Pixel modes (``pixels``):
+- ``grey``: intensities scaled to [0, 1];
+- ``dynamic``: training images binarized afresh every batch (x ~ Bernoulli(intensity)); validation and
+  test images binarized once with ``seed``, so evaluation is repeatable;
+- ``static``: every split binarized once with ``seed``.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torchvision.datasets import MNIST, FashionMNIST
+
+from vae_lab.data import idx_files
+from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split
+from vae_lab.errors import ConfigError
+
+PIXEL_MODES = ("grey", "dynamic", "static")
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """MNIST: 60,000 training digits (minus ``val_size`` held out for validation) and the official 10,000 test digits."""
+
+    name = "mnist"
+    torchvision_dataset = MNIST
+    extra_dirs: tuple[Path, ...] = ()
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        pixels: str = "grey",
+        val_size: int | float = 5000,
+        download: bool = True,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, seed, pin_memory)
+        if pixels not in PIXEL_MODES:
+            raise ConfigError(f"data.pixels must be one of {', '.join(PIXEL_MODES)}, got '{pixels}'")
+        self.data_dir = Path(data_dir)
+        self.pixels = pixels
+        self.val_size = val_size
+        self.download = download
+
+    def load_splits(self) -> dict[str, Split]:
+        files = idx_files.resolve(self.torchvision_dataset, self.data_dir, list(self.extra_dirs), self.download)
+        train = Split(to_unit_interval(idx_files.read(files["train_images"])), idx_files.read(files["train_labels"]))
+        test = Split(to_unit_interval(idx_files.read(files["test_images"])), idx_files.read(files["test_labels"]))
+        train, val = carve_split(train, self.val_size, self.seed)
+        return apply_pixel_mode({"train": train, "val": val, "test": test}, self.pixels, self.seed)
+
+    def train_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        return torch.bernoulli if self.pixels == "dynamic" else None
+
+
+class FashionMNISTDataModule(MNISTDataModule):
+    """Fashion-MNIST (Zalando): same sizes as MNIST; also found where Debian's dataset-fashion-mnist puts it."""
+
+    name = "fashion_mnist"
+    torchvision_dataset = FashionMNIST
+    extra_dirs = (Path("/usr/share/datasets/fashion-mnist"),)
+
+
+def to_unit_interval(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (n, h, w) -> float32 (n, 1, h, w) in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255)
+
+
+def apply_pixel_mode(splits: dict[str, Split], pixels: str, seed: int) -> dict[str, Split]:
+    """Binarize the splits once as `pixels` asks (see the module docstring)."""
+    if pixels == "grey":
+        return splits
+    generator = torch.Generator().manual_seed(seed)
+    fixed = splits if pixels == "static" else {k: v for k, v in splits.items() if k != "train"}
+    return splits | {name: Split(torch.bernoulli(s.x, generator=generator), s.y) for name, s in fixed.items()}

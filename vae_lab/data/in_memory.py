@@ -1,0 +1,151 @@
+"""Splits held as tensors in memory, served as whole batches.
+
+A batch is a dict: ``x`` (batch, *data_shape) float, ``y`` (batch,) long label (-1 where there is
+none), ``index`` (batch,) row numbers in the split, and ``mask`` (batch, *data_shape) bool where some
+cells are missing. Rows are gathered with one tensor index per batch (``__getitems__``), so there is
+no per-item Python work and no worker processes to start.
+
+Under DDP the data module shards itself (Trainer ``use_distributed_sampler=False``): training uses a
+shuffling DistributedSampler; validation and test use Lightning's UnrepeatedDistributedSampler, so
+every example is evaluated exactly once and epoch means are exact.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from vae_lab.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split: x (n, *data_shape) float32, y (n,) long (-1: no label), mask (n, *data_shape) bool or None."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mask: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def rows(self, index: torch.Tensor) -> "Split":
+        return Split(self.x[index], self.y[index], None if self.mask is None else self.mask[index])
+
+
+def unlabelled(x: torch.Tensor) -> Split:
+    return Split(x, torch.full((len(x),), -1, dtype=torch.long))
+
+
+class SplitDataset(Dataset):
+    """A split whose batches are gathered in one indexing operation; ``transform`` acts on a batch's x."""
+
+    def __init__(self, split: Split, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        self.split = split
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        rows = self.split.rows(index)
+        batch = {"x": rows.x if self.transform is None else self.transform(rows.x), "y": rows.y, "index": index}
+        if rows.mask is not None:
+            batch["mask"] = rows.mask
+        return batch
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        """Row `i` as a batch of one."""
+        return self.__getitems__([i])
+
+
+def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """collate_fn for SplitDataset: the batch is already assembled."""
+    return batch
+
+
+def carve_split(split: Split, size: int | float, seed: int) -> tuple[Split, Split]:
+    """Split off `size` rows (a count, or a fraction in (0, 1)) at random with `seed`; returns (rest, carved)."""
+    n = len(split)
+    count = round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size)
+    if not 0 < count < n:
+        raise ConfigError(f"a held-out size of {size} is not possible with {n} rows; use a count in 1..{n - 1} or a fraction in (0, 1)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return split.rows(order[count:].sort().values), split.rows(order[:count].sort().values)
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base class: subclasses implement ``load_splits`` (and may override ``train_transform``)."""
+
+    name = "in_memory"
+
+    def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None, seed: int = 0, pin_memory: bool = False) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.seed = seed
+        self.pin_memory = pin_memory
+        self.splits: dict[str, Split] | None = None
+
+    def load_splits(self) -> dict[str, Split]:
+        """Read the data and return the ``train``, ``val`` and ``test`` splits."""
+        raise NotImplementedError
+
+    def train_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """A transform applied to every training batch (e.g. dynamic binarization); None by default."""
+        return None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits = self.load_splits()
+
+    def split(self, name: str) -> Split:
+        """The split called `name` (``train``, ``val`` or ``test``), loading the data if needed."""
+        if name not in SPLITS:
+            raise ConfigError(f"unknown split '{name}'; choose one of: {', '.join(SPLITS)}")
+        self.setup()
+        return self.splits[name]
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.split("train").x.shape[1:])
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform())
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def dataloader(self, split: str, batch_size: int | None = None) -> DataLoader:
+        """An unshuffled loader over any split, for evaluation outside the Trainer."""
+        return self._loader(split, batch_size or self.eval_batch_size, shuffle=False)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool, transform=None) -> DataLoader:
+        dataset = SplitDataset(self.split(split), transform)
+        sampler = None
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            replicas, rank = trainer.world_size, trainer.global_rank
+            if shuffle:
+                sampler = DistributedSampler(dataset, replicas, rank, shuffle=True, seed=self.seed)
+            else:
+                sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            collate_fn=keep_batch,
+            pin_memory=self.pin_memory,
+        )

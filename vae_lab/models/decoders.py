@@ -1,0 +1,71 @@
+"""Decoders: z -> the *parameters* of p(x|z) (logits, means, ...), never data or probabilities.
+
+The output shape is what the likelihood asks for (``likelihood.param_shape``); no output activation:
+a Bernoulli likelihood reads logits, a Gaussian reads unconstrained means (no sigmoid for real data).
+"""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vae_lab.models.layers import image_shape, make_activation, mlp
+
+
+class MLPDecoder(nn.Module):
+    """Fully connected decoder.
+
+    z: (batch, latent_dim) -> params: (batch, *output_shape)
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        output_shape: Sequence[int],
+        hidden_sizes: Sequence[int] = (400,),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.output_shape = tuple(output_shape)
+        self.body, width = mlp(latent_dim, hidden_sizes, activation)
+        self.head = nn.Linear(width, math.prod(output_shape))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(z)).view(-1, *self.output_shape)
+
+
+class ConvDecoder(nn.Module):
+    """Transposed-convolution decoder for images, mirroring ``ConvEncoder``; each layer doubles the sides.
+
+    z: (batch, latent_dim) -> params: (batch, channels, height, width)
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        output_shape: Sequence[int],
+        channels: Sequence[int] = (64, 32),
+        hidden_size: int = 256,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        out_channels, height, width = image_shape(output_shape, len(channels), "ConvDecoder")
+        scale = 2 ** len(channels)
+        self.start_shape = (channels[0], height // scale, width // scale)
+        self.stem = nn.Sequential(
+            nn.Linear(latent_dim, hidden_size),
+            make_activation(activation),
+            nn.Linear(hidden_size, math.prod(self.start_shape)),
+            make_activation(activation),
+        )
+        layers: list[nn.Module] = []
+        widths = [*channels, out_channels]
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
+            if i < len(channels) - 1:
+                layers.append(make_activation(activation))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.stem(z).view(-1, *self.start_shape))

@@ -1,0 +1,67 @@
+"""Encoders: the amortized inference network x -> (mean, log_var) of q(z|x) = N(mean, diag(exp(log_var))).
+
+One network serves every x (amortized inference). Encoders take the data shape from the data module,
+so the same config serves 28x28 images, other image sizes and tabular vectors.
+"""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vae_lab.models.layers import bounded_log_var, image_shape, make_activation, mlp
+
+
+class MLPEncoder(nn.Module):
+    """Fully connected encoder.
+
+    x: (batch, *data_shape) -> mean, log_var: (batch, latent_dim)
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int],
+        latent_dim: int,
+        hidden_sizes: Sequence[int] = (400,),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.body, width = mlp(math.prod(data_shape), hidden_sizes, activation)
+        self.head = nn.Linear(width, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw_log_var = self.head(self.body(x.flatten(1))).chunk(2, dim=-1)
+        return mean, bounded_log_var(raw_log_var)
+
+
+class ConvEncoder(nn.Module):
+    """Convolutional encoder for images; each conv layer halves height and width (kernel 4, stride 2).
+
+    x: (batch, channels, height, width) -> mean, log_var: (batch, latent_dim)
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int],
+        latent_dim: int,
+        channels: Sequence[int] = (32, 64),
+        hidden_size: int = 256,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        in_channels, height, width = image_shape(data_shape, len(channels), "ConvEncoder")
+        layers: list[nn.Module] = []
+        for out_channels in channels:
+            layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), make_activation(activation)]
+            in_channels = out_channels
+        scale = 2 ** len(channels)
+        flat_size = in_channels * (height // scale) * (width // scale)
+        self.body = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(flat_size, hidden_size), make_activation(activation)
+        )
+        self.head = nn.Linear(hidden_size, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw_log_var = self.head(self.body(x)).chunk(2, dim=-1)
+        return mean, bounded_log_var(raw_log_var)

@@ -1,0 +1,23 @@
+"""Silence third-party messages that tell a vae_lab user nothing they can act on."""
+
+import logging
+import warnings
+
+IGNORED_WARNINGS = (
+    ".*does not have many workers.*",  # our loaders gather whole batches from memory: workers only add start-up time
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning calling a torch API it will update
+    ".*exists and is not empty.*",  # the CSV logger writes into the run directory, which Hydra has filled
+)
+IGNORED_LOG_FRAGMENTS = ("litlogger",)  # Lightning's advertisement for its own logger
+
+
+class _DropFragments(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in IGNORED_LOG_FRAGMENTS)
+
+
+def quiet_third_party() -> None:
+    for pattern in IGNORED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropFragments())

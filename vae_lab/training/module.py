@@ -1,0 +1,99 @@
+"""The training plan: trains a VAE on the negative ELBO and logs its named terms.
+
+    loss = recon_weight * recon_loss + beta * kl      (per example, averaged over the batch)
+
+Logged per stage (``train/``, ``val/``, ``test/``): ``loss``, ``elbo``, ``recon_loss``, ``kl``, ``beta``,
+in nats per example. Validation and test values are exact means over the whole split (torchmetrics
+sums, synchronized across DDP processes), computed with fixed noise per example.
+"""
+
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from vae_lab.errors import TrainingDiverged
+from vae_lab.models.vae import VAE, ELBOTerms
+from vae_lab.training.fixed_noise import FixedNoise
+
+TERMS = ("loss", "elbo", "recon_loss", "kl")
+
+
+class VAEModule(L.LightningModule):
+    """Owns the training concerns only: loss weighting, logging and optimizers.
+
+    optimizer: a partial taking the parameters (Hydra ``_partial_: true``).
+    scheduler: None, or Lightning's lr-scheduler dict whose ``scheduler`` is a partial taking the optimizer.
+    """
+
+    def __init__(
+        self,
+        vae: VAE,
+        optimizer: partial,
+        scheduler: dict[str, Any] | None = None,
+        beta: float = 1.0,
+        recon_weight: float = 1.0,
+        eval_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.vae = vae
+        self.optimizer_factory = optimizer
+        self.scheduler_config = scheduler
+        self.beta = beta
+        self.recon_weight = recon_weight
+        self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
+        self.eval_metrics = nn.ModuleDict(
+            {stage: nn.ModuleDict({term: MeanMetric() for term in TERMS}) for stage in ("val", "test")}
+        )
+
+    def loss(self, terms: ELBOTerms) -> torch.Tensor:
+        """Per-example training objective: (batch,)."""
+        return self.recon_weight * terms.recon_loss + self.beta * terms.kl
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        terms = self.vae.elbo_terms(batch["x"], batch.get("mask"))
+        loss = self.loss(terms).mean()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss is {loss.item()} at global step {self.global_step} "
+                f"(epoch {self.current_epoch}, batch {batch_idx})"
+            )
+        if self._logs_this_step():
+            summaries = {"loss": loss, "elbo": terms.elbo.mean(), "recon_loss": terms.recon_loss.mean(), "kl": terms.kl.mean()}
+            self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": self.beta}, on_step=True, on_epoch=False)
+        return loss
+
+    def _logs_this_step(self) -> bool:
+        """True on the steps whose metrics the Trainer writes (every ``log_every_n_steps``).
+
+        ``self.log`` costs far more than this model's step on a CPU, so train metrics are only
+        computed and logged on the steps that are written anyway.
+        """
+        return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        noise = self.eval_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
+        terms = self.vae.elbo_terms(batch["x"], batch.get("mask"), noise)
+        per_example = {"loss": self.loss(terms), "elbo": terms.elbo, "recon_loss": terms.recon_loss, "kl": terms.kl}
+        for term, values in per_example.items():
+            metric = self.eval_metrics[stage][term]
+            metric.update(values)
+            self.log(f"{stage}/{term}", metric, on_step=False, on_epoch=True)
+        self.log(f"{stage}/beta", self.beta, on_step=False, on_epoch=True, batch_size=len(batch["x"]))
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_config is None:
+            return optimizer
+        scheduler = dict(self.scheduler_config)
+        scheduler["scheduler"] = scheduler["scheduler"](optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
