@@ -1,0 +1,1 @@
+"""Evaluation of trained VAEs: what the ELBO hides (likelihood estimates, gaps, latent usage)."""
