@@ -1,0 +1,53 @@
+"""Files that are replaced atomically: a reader, or a run killed mid-write, never sees half a file.
+
+The new content goes to a temporary file in the *same directory* (so the final rename never crosses a
+filesystem), is flushed and fsync'ed, then ``os.replace`` swaps it in; the directory is fsync'ed so
+the rename itself survives a crash. A kill at any point leaves either the old file or the new one.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+def replace_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(file)`` on a temporary file beside `path`, then rename it to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A unique name, so that concurrent writers (jobs of a parallel sweep) never share a temporary file.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # some filesystems do not allow opening a directory
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    replace_atomically(path, lambda file: file.write(text.encode()))
+
+
+def write_json(path: str | Path, content: dict[str, Any]) -> None:
+    """Write JSON atomically: a reader never sees a half-written file."""
+    write_text(path, json.dumps(content, indent=2) + "\n")
