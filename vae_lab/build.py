@@ -12,11 +12,13 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.plugins.io import CheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError, VaeLabError
 from vae_lab.models.vae import VAE
+from vae_lab.training.atomic_checkpoint_io import AtomicCheckpointIO
 from vae_lab.training.module import VAEModule
 from vae_lab.wandb_setup import wandb_init_kwargs
 
@@ -85,8 +87,13 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -> L.Trainer:
-    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    """The Trainer; its checkpoints are always written atomically (unless the config names another CheckpointIO)."""
+    plugins = [build(node) for node in cfg.trainer.get("plugins") or []]
+    if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+        plugins.append(AtomicCheckpointIO())
+    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in trainer.loggers:
         logger.log_hyperparams(resolved)  # the resolved config is the run's config (W&B, hparams.yaml)
     return trainer
+

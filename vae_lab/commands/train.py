@@ -1,8 +1,6 @@
 """``vae-lab train``: fit a VAE, test its best checkpoint, write ``results.json`` in the run directory."""
 
-import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,9 +12,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from vae_lab import cli
+from vae_lab.atomic_files import write_json
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_module, build_trainer
 from vae_lab.checkpoints import RunConfigInCheckpoint
 from vae_lab.errors import TrainingDiverged
+from vae_lab.resume import checkpoint_to_resume
+from vae_lab.training.random_state import RandomStateInCheckpoint
 from vae_lab.training.throughput import TrainingThroughput
 
 log = logging.getLogger(__name__)
@@ -27,16 +28,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     started = time.time()
     run_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    resume_from = checkpoint_to_resume(cfg, run_dir)
 
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.data_shape)
     module.vae.likelihood.check_data(datamodule.split("train").x, datamodule.name)
 
     throughput = TrainingThroughput()
-    callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg)]
+    callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg), RandomStateInCheckpoint()]
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg))
     checkpoint = trainer.checkpoint_callback
-    resume_from = resume_checkpoint(cfg, run_dir)
     if resume_from:
         log.info("resuming from %s", resume_from)
 
@@ -75,22 +76,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         write_json(run_dir / "results.json", results)
         log.info("test/elbo %.3f nats | results in %s", results.get("test/elbo", float("nan")), run_dir / "results.json")
     return results
-
-
-def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
-    """The checkpoint to resume from: ``ckpt_path`` if given, else this run directory's last.ckpt if any."""
-    if cfg.get("ckpt_path"):
-        return cfg.ckpt_path
-    last = run_dir / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
-
-
-def write_json(path: Path, content: dict[str, Any]) -> None:
-    """Write JSON atomically: a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(partial, path)
 
 
 def finish_wandb_run() -> None:

@@ -6,8 +6,10 @@ cells are missing. Rows are gathered with one tensor index per batch (``__getite
 no per-item Python work and no worker processes to start.
 
 Under DDP the data module shards itself (Trainer ``use_distributed_sampler=False``): training uses a
-shuffling DistributedSampler; validation and test use Lightning's UnrepeatedDistributedSampler, so
-every example is evaluated exactly once and epoch means are exact.
+seeded per-epoch permutation split across processes (``vae_lab.data.resumable``, which also lets a run
+resume in the middle of an epoch); validation and test use Lightning's UnrepeatedDistributedSampler, so
+every example is evaluated exactly once and epoch means are exact. No loader draws from the global
+random generator, so resuming from a checkpoint continues the random streams exactly.
 """
 
 from collections.abc import Callable
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
+from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
 from vae_lab.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -133,19 +136,12 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, transform=None) -> DataLoader:
         dataset = SplitDataset(self.split(split), transform)
-        sampler = None
         trainer = self.trainer
-        if trainer is not None and trainer.world_size > 1:
-            replicas, rank = trainer.world_size, trainer.global_rank
-            if shuffle:
-                sampler = DistributedSampler(dataset, replicas, rank, shuffle=True, seed=self.seed)
-            else:
-                sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False)
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            collate_fn=keep_batch,
-            pin_memory=self.pin_memory,
-        )
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        # The loader's own generator: creating an iterator then never consumes the global random stream.
+        common = {"collate_fn": keep_batch, "pin_memory": self.pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
+        if shuffle:
+            sampler = EpochPermutationSampler(dataset, replicas, rank, seed=self.seed)
+            return ResumableDataLoader(dataset, batch_size, sampler, **common)
+        sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False) if replicas > 1 else None
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **common)
