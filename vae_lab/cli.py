@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict, read_write
 
-from vae_lab import config_resolvers
+from vae_lab import config_resolvers, sweeps
 from vae_lab.quiet import quiet_third_party
 from vae_lab.errors import VaeLabError
 
@@ -53,12 +53,39 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run a command's task; a VaeLabError becomes one logged message and a non-zero exit."""
+    """Run a command's task; a VaeLabError becomes one logged message and a non-zero exit.
+
+    In a multirun, any failure is recorded in the job's results.json (``vae_lab.sweeps``); with
+    ``continue_on_failure`` the job then returns None (no value for a sweeper) and the sweep goes on.
+    """
+    log_to_file_on_rank_zero_only()
     try:
         return task(cfg)
-    except VaeLabError as error:
-        log.error("%s", error)
+    except Exception as error:
+        in_sweep = sweeps.in_multirun()
+        if in_sweep:
+            sweeps.record_failed_job(error)  # logged there, with the job's number
+            if cfg.get("continue_on_failure", True):
+                return None
+        if not isinstance(error, VaeLabError):
+            raise  # a bug, not a user's mistake: the traceback is the report
+        if not in_sweep:
+            log.error("%s", error)
         sys.exit(error.exit_code)
+
+
+def log_to_file_on_rank_zero_only() -> None:
+    """The extra processes of a DDP run (Lightning's children, SLURM tasks) log to the console only.
+
+    Hydra's file handler is opened lazily (``delay: true`` in conf/hydra/default.yaml), so removing it
+    before anything is logged leaves no file behind.
+    """
+    if sweeps.is_rank_zero():
+        return
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def prepare_ddp_subprocesses() -> None:
@@ -66,11 +93,12 @@ def prepare_ddp_subprocesses() -> None:
 
     Lightning re-runs ``sys.argv`` plus ``hydra.run.dir=<HydraConfig.run.dir>`` for each extra local
     process. We point it at this job's overrides (no ``-m``, no comma lists of a sweep, the command
-    name restored) and at this job's actual output directory, so all processes share one run directory.
+    name restored, a single run even where a config sets ``hydra.mode: MULTIRUN``) and at this job's
+    actual output directory, so all processes share one run directory.
     """
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
-    sys.argv = [sys.argv[0], _current_command, *hydra_cfg.overrides.task]
+    sys.argv = [sys.argv[0], _current_command, *hydra_cfg.overrides.task, "hydra.mode=RUN"]
     with read_write(hydra_cfg), open_dict(hydra_cfg):
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir

@@ -16,5 +16,7 @@ def run_dir_name(run_name: str | None) -> str:
 
 
 def register() -> None:
+    # use_cache: Hydra copies a sweep's resolved values into each job's config, so jobs that a launcher
+    # runs in other processes (joblib, submitit) land in the sweep directory of the launching process.
     if not OmegaConf.has_resolver("run_dir_name"):
-        OmegaConf.register_new_resolver("run_dir_name", run_dir_name)
+        OmegaConf.register_new_resolver("run_dir_name", run_dir_name, use_cache=True)
