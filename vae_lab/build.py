@@ -8,12 +8,13 @@ Shapes are never in the config: they come from the data module (``data_shape``) 
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.io import CheckpointIO
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError, VaeLabError
@@ -88,6 +89,7 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
 
 def build_trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -> L.Trainer:
     """The Trainer; its checkpoints are always written atomically (unless the config names another CheckpointIO)."""
+    check_devices_exist(cfg.trainer)
     plugins = [build(node) for node in cfg.trainer.get("plugins") or []]
     if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
         plugins.append(AtomicCheckpointIO())
@@ -97,3 +99,23 @@ def build_trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logg
         logger.log_hyperparams(resolved)  # the resolved config is the run's config (W&B, hparams.yaml)
     return trainer
 
+
+def check_devices_exist(trainer: DictConfig) -> None:
+    """A ConfigError, at startup, when the trainer asks for more GPUs per node than this machine has."""
+    if str(trainer.get("accelerator")) not in ("gpu", "cuda"):
+        return
+    devices, available = trainer.get("devices"), torch.cuda.device_count()
+    if available == 0:
+        raise ConfigError(
+            f"trainer.accelerator={trainer.accelerator} but this machine has no CUDA GPU (torch.cuda.device_count() is 0); "
+            "use trainer=cpu, or trainer=ddp_cpu for DDP across CPU processes, or run on a GPU machine"
+        )
+    if isinstance(devices, ListConfig):  # GPU indices
+        too_many = any(int(index) >= available for index in devices)
+    else:
+        too_many = isinstance(devices, int) and devices > available
+    if too_many:
+        raise ConfigError(
+            f"trainer.devices={devices} asks for more GPUs than this machine has ({available}); "
+            f"use trainer.devices={available} (or -1: all of them)"
+        )

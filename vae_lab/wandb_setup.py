@@ -17,7 +17,10 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
+
+from vae_lab.atomic_files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,16 @@ def _netrc_has_wandb_key() -> bool:
 
 
 def run_id(run_dir: Path) -> str:
-    """The W&B run id of `run_dir`, created on first use and reused when the run resumes."""
+    """The W&B run id of `run_dir`, created on first use and reused when the run resumes.
+
+    Only rank 0 writes the file: the other processes of a DDP run never open the W&B run.
+    """
     path = run_dir / RUN_ID_FILE
     if path.is_file():
         return path.read_text().strip()
     new_id = secrets.token_hex(4)  # W&B run ids: lowercase letters and digits
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(new_id + "\n")
+    if rank_zero_only.rank == 0:
+        write_text(path, new_id + "\n")
     return new_id
 
 
