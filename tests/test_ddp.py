@@ -1,4 +1,4 @@
-"""DDP through the real CLI: two CPU processes (gloo), one run directory, exact synchronized metrics, disjoint data."""
+"""DDP through the real CLI: two CPU processes (gloo) per job, one run directory, exact synchronized metrics, disjoint data."""
 
 import json
 from pathlib import Path
@@ -16,48 +16,52 @@ RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
 
 
 @pytest.fixture(scope="module")
-def ddp_run(tmp_path_factory):
-    """`vae-lab train trainer=ddp_cpu` in a fresh folder, with the default (timestamped) run directory."""
+def ddp_sweep(tmp_path_factory):
+    """Two `trainer=ddp_cpu` jobs one after the other in one multirun process (the harder case for DDP)."""
     cwd = tmp_path_factory.mktemp("ddp")
-    rows = cwd / "rows"
     result = run_cli(
-        ["train", "trainer=ddp_cpu", *RING, "+callbacks.rows._target_=lightning_probes.RecordTrainingRows", f"+callbacks.rows.folder={rows}"],
+        ["train", "-m", "trainer=ddp_cpu", "seed=0,1", *RING,
+         "+callbacks.rows._target_=lightning_probes.RecordTrainingRows", f"+callbacks.rows.folder={cwd}/rows/seed${{seed}}"],
         cwd=cwd, env=PROBES,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return cwd, result
+    (sweep_dir,) = (cwd / "runs" / "train" / "multirun").iterdir()
+    return cwd, sweep_dir
 
 
-def test_ddp_writes_one_run_directory_from_rank_zero_only(ddp_run):
-    cwd, _ = ddp_run
-    (run_dir,) = (cwd / "runs" / "train").iterdir()  # the second process joined the first one's directory
-    assert sorted(path.name for path in run_dir.iterdir()) == [
-        ".hydra", "checkpoints", "hparams.yaml", "metrics.csv", "results.json", "train.log"
-    ]
-    results = read_results(run_dir)
-    assert results["status"] == "completed"
-    assert results["global_step"] == 2 * 5  # 440 training rows / 2 processes / batch 50 = 5 steps per epoch
+def test_ddp_writes_one_run_directory_per_job_from_rank_zero_only(ddp_sweep):
+    cwd, sweep_dir = ddp_sweep
+    assert sorted(path.name for path in sweep_dir.iterdir()) == ["0", "1", "multirun.yaml", "sweep.csv", "sweep.json"]
+    assert [path.name for path in (cwd / "runs" / "train").iterdir()] == ["multirun"]  # the second processes made no directory
+    for job in ("0", "1"):
+        assert sorted(path.name for path in (sweep_dir / job).iterdir()) == [
+            ".hydra", "checkpoints", "hparams.yaml", "metrics.csv", "results.json", "train.log"
+        ]
+        results = read_results(sweep_dir / job)
+        assert results["status"] == "completed"
+        assert results["global_step"] == 2 * 5  # 440 training rows / 2 processes / batch 50 = 5 steps per epoch
 
 
-def test_each_rank_trains_on_a_different_part_of_the_data(ddp_run):
-    cwd, _ = ddp_run
-    seen = [json.loads((cwd / "rows" / f"rows_rank{rank}.json").read_text()) for rank in (0, 1)]
-    for epoch in ("0", "1"):
-        rank0, rank1 = set(seen[0][epoch]), set(seen[1][epoch])
-        assert len(seen[0][epoch]) == len(seen[1][epoch]) == 220
-        assert not rank0 & rank1 and rank0 | rank1 == set(range(440))
-    assert seen[0]["0"] != seen[0]["1"]  # a new permutation every epoch
+def test_each_rank_trains_on_a_different_part_of_the_data(ddp_sweep):
+    cwd, _ = ddp_sweep
+    for seed in (0, 1):
+        seen = [json.loads((cwd / "rows" / f"seed{seed}" / f"rows_rank{rank}.json").read_text()) for rank in (0, 1)]
+        for epoch in ("0", "1"):
+            rank0, rank1 = set(seen[0][epoch]), set(seen[1][epoch])
+            assert len(seen[0][epoch]) == len(seen[1][epoch]) == 220
+            assert not rank0 & rank1 and rank0 | rank1 == set(range(440))
+        assert seen[0]["0"] != seen[0]["1"]  # a new permutation every epoch
 
 
-def test_ddp_test_elbo_equals_a_single_process_evaluation_of_the_same_checkpoint(ddp_run):
-    cwd, _ = ddp_run
-    (run_dir,) = (cwd / "runs" / "train").iterdir()
-    results = read_results(run_dir)
-    _, datamodule, module = load_run(results["best_checkpoint"])
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
-    single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-    for key in ("test/elbo", "test/recon_loss", "test/kl", "test/loss"):
-        assert single[key] == pytest.approx(results[key], rel=1e-4)
+def test_ddp_test_elbo_equals_a_single_process_evaluation_of_the_same_checkpoint(ddp_sweep):
+    _, sweep_dir = ddp_sweep
+    for job in ("0", "1"):
+        results = read_results(sweep_dir / job)
+        _, datamodule, module = load_run(results["best_checkpoint"])
+        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+        single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        for key in ("test/elbo", "test/recon_loss", "test/kl", "test/loss"):
+            assert single[key] == pytest.approx(results[key], rel=1e-4)
 
 
 def test_ddp_on_gpus_this_machine_lacks_is_one_message(tmp_path):

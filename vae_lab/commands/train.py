@@ -17,6 +17,7 @@ from vae_lab.build import build_callbacks, build_datamodule, build_loggers, buil
 from vae_lab.checkpoints import RunConfigInCheckpoint
 from vae_lab.errors import TrainingDiverged
 from vae_lab.resume import checkpoint_to_resume
+from vae_lab.training.distributed import ProcessState
 from vae_lab.training.random_state import RandomStateInCheckpoint
 from vae_lab.training.throughput import TrainingThroughput
 
@@ -42,6 +43,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resuming from %s", resume_from)
 
     cli.prepare_ddp_subprocesses()
+    process_state = ProcessState()
     try:
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
@@ -59,6 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     finally:
         finish_wandb_run()
+        process_state.restore()  # the next DDP job of a sweep in this process starts afresh
 
     results = {
         "status": "completed",
