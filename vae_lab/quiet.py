@@ -9,6 +9,7 @@ IGNORED_WARNINGS = (
     ".*exists and is not empty.*",  # the CSV logger writes into the run directory, which Hydra has filled
 )
 IGNORED_LOG_FRAGMENTS = ("litlogger",)  # Lightning's advertisement for its own logger
+WARNINGS_ONLY_LOGGERS = ("alembic",)  # imported by optuna (hparams_search=optuna): "setup plugin ..." lines
 
 
 class _DropFragments(logging.Filter):
@@ -21,3 +22,5 @@ def quiet_third_party() -> None:
     for pattern in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropFragments())
+    for name in WARNINGS_ONLY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
