@@ -1,5 +1,6 @@
 """Fault tolerance: SIGKILL mid-epoch and resume, kills during a checkpoint write, resuming the wrong run."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,11 +39,14 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
         [sys.executable, "-m", "vae_lab", *command], cwd=tmp_path, env=cli_env(),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    deadline = time.time() + 240
-    while not marker.exists() and first.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    assert marker.exists(), "the first run never reached step 14"
-    os.killpg(first.pid, signal.SIGKILL)  # the job and its children (W&B), as a scheduler would
+    try:
+        deadline = time.time() + 240
+        while not marker.exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the first run never reached step 14"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGKILL)  # the job and its children (W&B), as a scheduler would
     assert first.wait() == -signal.SIGKILL
 
     run_dir = tmp_path / "runs" / "train" / "preempted"

@@ -16,7 +16,8 @@ from conftest import TINY, TINY_MNIST, read_results, run_cli
 from test_train import assert_one_clear_message
 from wandb_offline import offline_runs, read_offline_run
 
-RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
+RING_DATA = [*TINY, "data=ring", "data.num_samples=600"]
+RING = [*RING_DATA, "likelihood=gaussian"]
 RING_ANY_LATENT = [o for o in RING if not o.startswith("model.latent_dim=")]
 
 
@@ -82,8 +83,7 @@ def test_grid_sweep_wandb_runs_are_grouped_by_sweep_and_tagged_with_their_values
 def test_failed_job_is_recorded_and_the_other_goes_on_under_submitit(tmp_path):
     """submitit_local runs each job in its own process; job 0 (a Bernoulli likelihood on the real-valued ring) fails."""
     result = run_cli(
-        ["train", "-m", "likelihood=bernoulli,gaussian", *RING[:-2], "data.num_samples=600",
-         "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+        ["train", "-m", "likelihood=bernoulli,gaussian", *RING_DATA, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
         cwd=tmp_path,
     )
     assert result.returncode == 1, result.stdout + result.stderr  # the sweep finished, but not every job did
@@ -99,7 +99,7 @@ def test_failed_job_is_recorded_and_the_other_goes_on_under_submitit(tmp_path):
 
 
 def test_continue_on_failure_false_stops_the_sweep_at_the_first_failed_job(tmp_path):
-    result = run_cli(["train", "-m", "likelihood=bernoulli,gaussian", *RING[:-2], "continue_on_failure=false"], cwd=tmp_path)
+    result = run_cli(["train", "-m", "likelihood=bernoulli,gaussian", *RING_DATA, "continue_on_failure=false"], cwd=tmp_path)
     assert_one_clear_message(result, "likelihood=bernoulli needs data in [0, 1]", code=2)
     (sweep_dir,) = sweep_dirs(tmp_path)
     assert read_results(sweep_dir / "0")["status"] == "failed"
