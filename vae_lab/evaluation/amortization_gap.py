@@ -7,7 +7,7 @@ Cremer, Li & Duvenaud (2018), "Inference Suboptimality in Variational Autoencode
 
 where q* is the best diagonal Gaussian for this one x. We approximate q* by starting from the
 encoder's (mean, log-variance) and running gradient ascent on the example's own ELBO with the
-decoder fixed: the mean-field alternative to amortized inference.
+decoder fixed (Adam with a cosine-decayed learning rate): the mean-field alternative to amortized inference.
 """
 
 from collections.abc import Iterator
@@ -69,6 +69,7 @@ def refine_posterior(
         mean, log_var = vae.encoder(x)
     refined = VAE(FreePosterior(mean, log_var), vae.decoder, vae.likelihood, vae.prior)
     optimizer = torch.optim.Adam(refined.encoder.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))  # small last steps: less noise
     noise = example_noise(index, steps * mc_samples, vae.latent_dim, seed, stream=2).to(x.device, x.dtype)
     with frozen(vae), torch.enable_grad():
         for step in range(steps):
@@ -77,4 +78,5 @@ def refine_posterior(
             elbo = torch.stack([refined.elbo_terms(x, mask, eps).elbo for eps in draws]).mean(0)
             (-elbo.sum()).backward()
             optimizer.step()
+            schedule.step()
     return refined

@@ -18,6 +18,8 @@ seed only: not on the memory budget, the batching or the device.
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -46,8 +48,8 @@ class EvalSettings:
     elbo_samples: int = 10
     active_unit_threshold: float = 0.01
     refine_examples: int = 100
-    refine_steps: int = 300
-    refine_lr: float = 0.01
+    refine_steps: int = 500
+    refine_lr: float = 0.03
     refine_mc_samples: int = 1
     fidelity_samples: int = 10000
     max_examples: int | None = None
@@ -93,7 +95,7 @@ class SplitEvaluation:
     recon_loss: float
     kl: float
     log_likelihood: float
-    log_likelihood_std_error: float  # over examples: how much another draw of the split would move it
+    log_likelihood_std_error: float | None  # over examples: how much another draw of the split would move it
     kl_per_dim: list[float]
     active_units: int
     active_unit_threshold: float
@@ -133,7 +135,10 @@ class SplitEvaluation:
 def evaluate_split(
     vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu"
 ) -> SplitEvaluation:
-    """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``)."""
+    """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``).
+
+    Moves `vae` to `device` and puts it in eval mode.
+    """
     device = torch.device(device)
     vae = vae.to(device).eval()
     data = datamodule.split(split)
@@ -143,27 +148,17 @@ def evaluate_split(
     data = data.rows(torch.arange(count))
     seconds: dict[str, float] = {}
 
-    started = time.perf_counter()
-    elbo, recon_loss, kl = _elbo_terms(vae, data, settings, device)
-    seconds["elbo"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    log_likelihood = _log_likelihood(vae, data, settings, device)
-    seconds["log_likelihood"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    budget = decodes_per_pass(vae, device, settings.memory_budget_mb)
-    with torch.inference_mode():
-        usage = latent_usage(vae, (x.to(device) for x in data.x.split(budget)), settings.active_unit_threshold)
-    seconds["latent_usage"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    refined = _refine(vae, data, settings, device, elbo, log_likelihood)
-    seconds["refine"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
-    seconds["fidelity"] = time.perf_counter() - started
+    with _timed(seconds, "elbo"):
+        elbo, recon_loss, kl = _elbo_terms(vae, data, settings, device)
+    with _timed(seconds, "log_likelihood"):
+        log_likelihood = _log_likelihood(vae, data, settings, device)
+    with _timed(seconds, "latent_usage"), torch.inference_mode():
+        batches = (x.to(device) for x in data.x.split(decodes_per_pass(vae, device, settings.memory_budget_mb)))
+        usage = latent_usage(vae, batches, settings.active_unit_threshold)
+    with _timed(seconds, "refine"):
+        refined = _refine(vae, data, settings, device, elbo, log_likelihood)
+    with _timed(seconds, "fidelity"):
+        fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
 
     return SplitEvaluation(
         split=split,
@@ -173,7 +168,7 @@ def evaluate_split(
         recon_loss=recon_loss.mean().item(),
         kl=kl.mean().item(),
         log_likelihood=log_likelihood.mean().item(),
-        log_likelihood_std_error=(log_likelihood.std() / math.sqrt(count)).item() if count > 1 else float("nan"),
+        log_likelihood_std_error=(log_likelihood.std() / math.sqrt(count)).item() if count > 1 else None,
         kl_per_dim=usage.kl_per_dim,
         active_units=usage.active_units,
         active_unit_threshold=settings.active_unit_threshold,
@@ -181,8 +176,15 @@ def evaluate_split(
         approximation_gap=refined.get("approximation_gap"),
         refine={key: value for key, value in refined.items() if not key.endswith("_gap")},
         fidelity=fidelity,
-        seconds={key: round(value, 2) for key, value in seconds.items()},
+        seconds=seconds,
     )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[name] = round(time.perf_counter() - started, 2)
 
 
 def _batches(data: Split, size: int):

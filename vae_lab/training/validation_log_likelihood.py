@@ -28,6 +28,8 @@ class ValidationLogLikelihood(Callback):
             raise ConfigError(f"callbacks.val_log_likelihood.num_samples must be >= 1, got {num_samples}")
         if every_n_epochs < 1:
             raise ConfigError(f"callbacks.val_log_likelihood.every_n_epochs must be >= 1, got {every_n_epochs}")
+        if memory_budget_mb is not None and memory_budget_mb <= 0:
+            raise ConfigError(f"callbacks.val_log_likelihood.memory_budget_mb must be > 0 or null, got {memory_budget_mb}")
         self.num_samples = num_samples
         self.every_n_epochs = every_n_epochs
         self.seed = seed
