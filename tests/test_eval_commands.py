@@ -139,6 +139,7 @@ def test_bad_input_is_one_clear_message(trained, tmp_path):
         ([f"ckpt_path={checkpoint}", "eval.iwae_samples=0"], ConfigError, "eval.iwae_samples must be an integer >= 1, got 0"),
         ([f"ckpt_path={checkpoint}", "split=valid"], ConfigError, "unknown split 'valid'; choose one of: train, val, test"),
         ([f"ckpt_path={checkpoint}", "device=tpu"], ConfigError, "device=tpu"),
+        ([f"ckpt_path={checkpoint}", "+data=ring"], ConfigError, "rebuilds model and data from the checkpoint, so data cannot"),
     ]
     for overrides, error, message in cases:
         with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):

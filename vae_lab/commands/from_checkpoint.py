@@ -41,8 +41,18 @@ class CheckpointRun:
         return folder.parent if folder.name == "checkpoints" else folder
 
 
+TRAINING_GROUPS = ("data", "encoder", "decoder", "likelihood", "prior", "model", "optimizer", "scheduler", "trainer",
+                   "callbacks", "logger", "paths", "experiment")
+
+
 def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
     """The run of ``cfg.ckpt_path``, with ``cfg.data_dir`` (if set) replacing where its data was."""
+    chosen = [group for group in TRAINING_GROUPS if group in cfg]
+    if chosen:
+        raise ConfigError(
+            f"vae-lab {cfg.task_name} rebuilds model and data from the checkpoint, so {', '.join(chosen)} cannot be "
+            "chosen here; for data that moved pass data_dir=PATH, to change the model train another one"
+        )
     if not cfg.get("ckpt_path"):
         raise ConfigError(
             f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt "
