@@ -145,6 +145,9 @@ def test_bad_input_is_one_clear_message(trained, tmp_path):
         with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
             evaluate(compose_command("eval", [*overrides, f"output={tmp_path / 'never.json'}"]))
     assert not (tmp_path / "never.json").exists()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ConfigError, match="is not a writable folder; pass output=PATH"):
+        evaluate(compose_command("eval", [f"ckpt_path={checkpoint}", f"output={tmp_path / 'a_file' / 'eval.json'}"]))
     with pytest.raises(ConfigError, match="sample.mode must be mean"):
         sample(compose_command("sample", [f"ckpt_path={checkpoint}", "sample.mode=median"]))
     with pytest.raises(ConfigError, match="ckpt_path is required: vae-lab encode"):

@@ -27,6 +27,7 @@ def encode(cfg: DictConfig) -> Path:
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
     split = run.datamodule.split(cfg.split)
+    output = output_path(cfg, run, f"latents_{cfg.split}.npz")
     encoder = run.vae.encoder.to(device).eval()
     means, log_vars = [], []
     with torch.inference_mode():
@@ -34,7 +35,6 @@ def encode(cfg: DictConfig) -> Path:
             mean, log_var = encoder(x.to(device))
             means.append(mean.float().cpu())
             log_vars.append(log_var.float().cpu())
-    output = output_path(cfg, run, f"latents_{cfg.split}.npz")
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     with partial.open("wb") as file:  # a file object: numpy adds no suffix

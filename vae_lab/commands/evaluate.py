@@ -24,6 +24,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
     run.datamodule.split(cfg.split)  # an unknown split is refused before any work
+    output = output_path(cfg, run, "eval.json")
     log.info("evaluating %s on the %s split (K=%d, device %s)", run.path, cfg.split, settings.iwae_samples, device)
 
     result = evaluate_split(run.vae, run.datamodule, cfg.split, settings, device)
@@ -43,7 +44,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         },
         "wall_time_s": round(time.time() - started, 2),
     }
-    output = output_path(cfg, run, "eval.json")
     write_json(output, report)
 
     if cfg.log_to_run:

@@ -6,6 +6,7 @@ own keys. Their outputs go beside the checkpoint unless ``output=`` says otherwi
 nothing else (``conf/hydra/command.yaml``).
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,5 +85,9 @@ def choose_device(name: str) -> torch.device:
 
 
 def output_path(cfg: DictConfig, run: CheckpointRun, default_name: str) -> Path:
-    """``cfg.output`` if given, else `default_name` beside the checkpoint."""
-    return Path(cfg.output).expanduser() if cfg.get("output") else run.path.parent / default_name
+    """``cfg.output`` if given, else `default_name` beside the checkpoint; checked to be writable before any work."""
+    path = Path(cfg.output).expanduser() if cfg.get("output") else run.path.parent / default_name
+    folder = next((parent for parent in path.absolute().parents if parent.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write {path}: {folder} is not a writable folder; pass output=PATH somewhere writable")
+    return path

@@ -30,10 +30,11 @@ def sample(cfg: DictConfig) -> list[Path]:
         raise ConfigError(f"n must be an integer >= 1, got {count!r}")
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
+    output = output_path(cfg, run, f"samples_{mode}")
     vae = run.vae.to(device).eval()
     torch.manual_seed(cfg.seed)
     x = torch.cat([vae.sample(min(SAMPLES_PER_PASS, count - start), mode).cpu() for start in range(0, count, SAMPLES_PER_PASS)])
-    paths = run.datamodule.write_samples(x, output_path(cfg, run, f"samples_{mode}"))
+    paths = run.datamodule.write_samples(x, output)
     for path in paths:
         log.info("wrote %s", path)
     return paths
