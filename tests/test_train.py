@@ -108,10 +108,10 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
 
 def test_help_lists_commands_and_groups(tmp_path):
     top = run_cli(["--help"], cwd=tmp_path)
-    assert top.returncode == 0 and "train" in top.stdout
+    assert top.returncode == 0 and all(f"  {name} " in top.stdout for name in ("train", "eval", "sample", "encode"))
     group_help = run_cli(["train", "--help"], cwd=tmp_path)
     assert group_help.returncode == 0
-    for line in ("data: fashion_mnist, mnist, ring", "likelihood: bernoulli, gaussian, gaussian_learned", "encoder: conv, mlp"):
+    for line in ("data: binarized_mnist, fashion_mnist, mnist, ring", "likelihood: bernoulli, gaussian, gaussian_learned", "encoder: conv, mlp"):
         assert line in group_help.stdout
 
 

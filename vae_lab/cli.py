@@ -22,6 +22,9 @@ log = logging.getLogger("vae_lab")
 
 COMMANDS = {
     "train": ("vae_lab.commands.train", "fit a VAE, test its best checkpoint, write results.json"),
+    "eval": ("vae_lab.commands.evaluate", "log-likelihood, ELBO, gaps and latent usage of a checkpoint: eval.json"),
+    "sample": ("vae_lab.commands.sample", "decode draws from the prior of a checkpoint (.pt, and a PNG grid for images)"),
+    "encode": ("vae_lab.commands.encode", "posterior means and log-variances of a split, with labels (.npz)"),
 }
 
 config_resolvers.register()

@@ -7,20 +7,37 @@ Pixel modes (``pixels``):
 - ``static``: every split binarized once with ``seed``.
 """
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torchvision.datasets import MNIST, FashionMNIST
+from torchvision.utils import save_image
 
 from vae_lab.data import idx_files
 from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split
 from vae_lab.errors import ConfigError
 
 PIXEL_MODES = ("grey", "dynamic", "static")
+BINARIZATION = {
+    "grey": "none: grey levels in [0, 1] (a Bernoulli log-likelihood of grey data is not comparable with binarized results)",
+    "dynamic": "dynamic: training images resampled every batch; validation and test binarized once with seed {seed}",
+    "static": "static: every split binarized once with seed {seed} (not the Larochelle & Murray files: see data=binarized_mnist)",
+}
 
 
-class MNISTDataModule(InMemoryDataModule):
+class ImageDataModule(InMemoryDataModule):
+    """Images (channels, height, width): samples are written as a tensor and as a PNG grid."""
+
+    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+        paths = super().write_samples(x, output)
+        grid = Path(f"{output}.png")
+        save_image(x.detach().cpu(), grid, nrow=math.ceil(math.sqrt(len(x))), padding=1)  # clamps to [0, 1]
+        return [*paths, grid]
+
+
+class MNISTDataModule(ImageDataModule):
     """MNIST: 60,000 training digits (minus ``val_size`` held out for validation) and the official 10,000 test digits."""
 
     name = "mnist"
@@ -55,6 +72,9 @@ class MNISTDataModule(InMemoryDataModule):
 
     def train_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         return torch.bernoulli if self.pixels == "dynamic" else None
+
+    def provenance(self) -> dict:
+        return {"dataset": self.name, "pixels": self.pixels, "binarization": BINARIZATION[self.pixels].format(seed=self.seed)}
 
 
 class FashionMNISTDataModule(MNISTDataModule):

@@ -14,6 +14,7 @@ random generator, so resuming from a checkpoint continues the random streams exa
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -105,6 +106,22 @@ class InMemoryDataModule(L.LightningDataModule):
     def train_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """A transform applied to every training batch (e.g. dynamic binarization); None by default."""
         return None
+
+    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+        """Write decoded samples x: (n, *data_shape) to files named from `output` (a path without
+        suffix) and return their paths. Default: the tensor as ``<output>.pt``."""
+        path = Path(f"{output}.pt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(x.detach().cpu(), path)
+        return [path]
+
+    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict:
+        """Metrics comparing model samples (n, *data_shape) with the real split `split`; none by default."""
+        return {}
+
+    def provenance(self) -> dict:
+        """What an evaluation records about the data: the data set, and how it was prepared."""
+        return {"dataset": self.name}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:

@@ -61,15 +61,16 @@ class Likelihood(nn.Module):
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli per element; the decoder outputs logits.
 
-    log p(x|z) = sum_i x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i), computed as -BCE-with-logits
-    (never sigmoid-then-BCE, which loses precision when sigmoid saturates). For grey values in [0, 1]
+    log p(x|z) = sum_i x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i) = sum_i x_i l_i - softplus(l_i),
+    i.e. -BCE-with-logits in its stable form (never sigmoid-then-BCE, which loses precision when sigmoid
+    saturates), in half the elementwise passes of F.binary_cross_entropy_with_logits. For grey values in [0, 1]
     this is the cross-entropy objective used by pytorch/examples; it is a normalized density for binary x.
     """
 
     name = "bernoulli"
 
     def elementwise_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        return -F.binary_cross_entropy_with_logits(params, x, reduction="none")
+        return x * params - F.softplus(params)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(params)

@@ -76,15 +76,22 @@ class VAE(nn.Module):
         return ELBOTerms(recon_loss=-log_px_given_z, kl=self.prior.kl(q, z), kl_per_dim=kl_to_standard_normal(q))
 
     def log_importance_weights(
-        self, x: torch.Tensor, num_samples: int, mask: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        num_samples: int,
+        mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """log w_k = log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x): (num_samples, batch).
 
         log mean_k w_k is an importance-sampled estimate of log p(x) (Burda et al. 2016); it is a
         lower bound in expectation that tightens as num_samples grows.
+        noise: (num_samples, batch, latent_dim) standard normal draws to use instead of fresh ones.
         """
         q = self.inference(x)
-        z = q.rsample((num_samples,))  # (num_samples, batch, latent_dim)
+        if noise is None:
+            noise = torch.randn(num_samples, *q.loc.shape, device=q.loc.device, dtype=q.loc.dtype)
+        z = q.loc + q.scale * noise  # (num_samples, batch, latent_dim), reparameterized
         params = self.generative(z.flatten(0, 1))
         repeated_x = x.expand(num_samples, *x.shape).flatten(0, 1)
         repeated_mask = None if mask is None else mask.expand(num_samples, *mask.shape).flatten(0, 1)

@@ -1,0 +1,84 @@
+"""``vae-lab eval``: evaluate a checkpoint on a split; write ``eval.json`` and add the metrics to the run's logs."""
+
+import logging
+import time
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+import vae_lab
+from vae_lab import cli
+from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
+from vae_lab.commands.train import write_json
+from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
+from vae_lab.run_logs import log_to_run
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate, write eval.json, log to the run; returns eval.json's content."""
+    started = time.time()
+    settings = EvalSettings.from_config(OmegaConf.to_container(cfg.eval), cfg.seed)
+    device = choose_device(cfg.device)
+    run = load_checkpoint_run(cfg)
+    run.datamodule.split(cfg.split)  # an unknown split is refused before any work
+    output = output_path(cfg, run, "eval.json")
+    log.info("evaluating %s on the %s split (K=%d, device %s)", run.path, cfg.split, settings.iwae_samples, device)
+
+    result = evaluate_split(run.vae, run.datamodule, cfg.split, settings, device)
+    report = result.to_dict() | {
+        "provenance": {
+            **run.datamodule.provenance(),
+            "split": cfg.split,
+            "examples": result.examples,
+            "iwae_samples": settings.iwae_samples,
+            "elbo_samples": settings.elbo_samples,
+            "seed": settings.seed,
+            "checkpoint": str(run.path),
+            "epoch": run.epoch,
+            "global_step": run.global_step,
+            "device": str(device),
+            "vae_lab_version": vae_lab.__version__,
+        },
+        "wall_time_s": round(time.time() - started, 2),
+    }
+    write_json(output, report)
+
+    if cfg.log_to_run:
+        prefix = f"eval/{cfg.split}"
+        metrics = {f"{prefix}/{name}": value for name, value in result.metrics().items()}
+        fidelity = dict(flat_numbers(result.fidelity, f"{prefix}/fidelity"))
+        tables = {f"{prefix}/fidelity": (["metric", "value"], [[k, v] for k, v in fidelity.items()])} if fidelity else {}
+        written = log_to_run(run.config, run.run_dir, metrics | fidelity, run.global_step, run.epoch, tables)
+        if written:
+            log.info("added eval/%s/* to the run's %s", cfg.split, " and ".join(written))
+    log.info(
+        "%s: log-likelihood %.2f nats (K=%d), NLL %.2f, ELBO %.2f, gap %.2f, %d/%d active units | %s",
+        cfg.split, result.log_likelihood, settings.iwae_samples, result.nll, result.elbo, result.gap,
+        result.active_units, len(result.kl_per_dim), output,
+    )
+    return report
+
+
+def flat_numbers(content: Any, prefix: str):
+    """(key, number) pairs of every number in nested dicts/lists, keys joined with '/'."""
+    if isinstance(content, dict):
+        for key, value in content.items():
+            yield from flat_numbers(value, f"{prefix}/{key}")
+    elif isinstance(content, (list, tuple)):
+        for position, value in enumerate(content):
+            yield from flat_numbers(value, f"{prefix}/{position}")
+    elif isinstance(content, (int, float)) and not isinstance(content, bool):
+        yield prefix, float(content)
+
+
+def task(cfg: DictConfig) -> float:
+    """The Hydra task: evaluate, then return the NLL (for sweeps over checkpoints or settings)."""
+    return float(evaluate(cfg)["nll"])
+
+
+@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="eval")
+def main(cfg: DictConfig) -> float:
+    return cli.run_reporting_errors(task, cfg)

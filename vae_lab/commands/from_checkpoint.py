@@ -1,0 +1,93 @@
+"""What the commands that start from a trained checkpoint share (eval, sample, encode).
+
+They rebuild model and data from the config stored in the checkpoint, so no training override is
+repeated; the only things they change are where the data is (``data_dir=``, when it moved) and their
+own keys. Their outputs go beside the checkpoint unless ``output=`` says otherwise, and they write
+nothing else (``conf/hydra/command.yaml``).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from vae_lab.checkpoints import load_run, read_checkpoint, run_config
+from vae_lab.data.in_memory import InMemoryDataModule
+from vae_lab.errors import ConfigError
+from vae_lab.models.vae import VAE
+from vae_lab.training.module import VAEModule
+
+
+@dataclass
+class CheckpointRun:
+    """A trained checkpoint, rebuilt: its run's config, data module and training plan with the weights."""
+
+    path: Path
+    config: DictConfig
+    datamodule: InMemoryDataModule
+    module: VAEModule
+    epoch: int
+    global_step: int
+
+    @property
+    def vae(self) -> VAE:
+        return self.module.vae
+
+    @property
+    def run_dir(self) -> Path:
+        """The training run's directory: the parent of the checkpoint's ``checkpoints/`` folder."""
+        folder = self.path.parent
+        return folder.parent if folder.name == "checkpoints" else folder
+
+
+TRAINING_GROUPS = ("data", "encoder", "decoder", "likelihood", "prior", "model", "optimizer", "scheduler", "trainer",
+                   "callbacks", "logger", "paths", "experiment")
+
+
+def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
+    """The run of ``cfg.ckpt_path``, with ``cfg.data_dir`` (if set) replacing where its data was."""
+    chosen = [group for group in TRAINING_GROUPS if group in cfg]
+    if chosen:
+        raise ConfigError(
+            f"vae-lab {cfg.task_name} rebuilds model and data from the checkpoint, so {', '.join(chosen)} cannot be "
+            "chosen here; for data that moved pass data_dir=PATH, to change the model train another one"
+        )
+    if not cfg.get("ckpt_path"):
+        raise ConfigError(
+            f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt "
+            "(a checkpoint written by `vae-lab train`)"
+        )
+    path = Path(cfg.ckpt_path).expanduser().absolute()
+    checkpoint = read_checkpoint(path)
+    data_dir = cfg.get("data_dir")
+    overrides = {"data_dir": str(data_dir)} if data_dir and "data_dir" in run_config(checkpoint).data else {}
+    config, datamodule, module = load_run(path, overrides)
+    return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` (a GPU if there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device={name} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but no CUDA GPU is visible; use device=cpu or device=auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device={name} but only {torch.cuda.device_count()} GPU(s) are visible")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device={name} is not supported; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def output_path(cfg: DictConfig, run: CheckpointRun, default_name: str) -> Path:
+    """``cfg.output`` if given, else `default_name` beside the checkpoint; checked to be writable before any work."""
+    path = Path(cfg.output).expanduser() if cfg.get("output") else run.path.parent / default_name
+    folder = next((parent for parent in path.absolute().parents if parent.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ConfigError(f"cannot write {path}: {folder} is not a writable folder; pass output=PATH somewhere writable")
+    return path

@@ -1,0 +1,277 @@
+"""Evaluate a VAE on a split: the numbers papers report, and what the ELBO hides.
+
+All values are nats per example, averaged over the split:
+
+- ``elbo``, ``recon_loss``, ``kl``: the ELBO and its terms, averaged over ``elbo_samples`` draws;
+- ``log_likelihood``: the importance-sampled estimate of log p(x) with K = ``iwae_samples``;
+  ``nll`` = -log_likelihood; ``bits_per_dim`` = nll / (D ln 2) for D data dimensions;
+- ``gap`` = log_likelihood - elbo, an estimate of KL(q(z|x) || p(z|x));
+- ``kl_per_dim``, ``active_units``: latent usage (``latent_usage``);
+- ``amortization_gap`` = ELBO(refined q) - ELBO(amortized q) and ``approximation_gap`` =
+  log_likelihood - ELBO(refined q), on the first ``refine_examples`` examples (``amortization_gap``);
+- ``fidelity``: what the data module's ``sample_fidelity`` says about samples from the prior.
+
+Every Monte Carlo draw is owned by its example (``example_noise``), so the numbers depend on the
+seed only: not on the memory budget, the batching or the device.
+"""
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+
+from vae_lab.data.in_memory import InMemoryDataModule, Split
+from vae_lab.errors import ConfigError
+from vae_lab.evaluation.amortization_gap import refine_posterior
+from vae_lab.evaluation.example_noise import example_noise
+from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
+from vae_lab.evaluation.latent_usage import latent_usage
+from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
+from vae_lab.models.vae import VAE
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 30.0
+SAMPLE_STREAM = 0  # example_noise streams: the ELBO's draws and the importance samples share stream 0
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to compute and how hard (``eval.*`` in conf/eval.yaml)."""
+
+    iwae_samples: int = 1000
+    elbo_samples: int = 10
+    active_unit_threshold: float = 0.01
+    refine_examples: int = 100
+    refine_steps: int = 500
+    refine_lr: float = 0.03
+    refine_mc_samples: int = 1
+    fidelity_samples: int = 10000
+    max_examples: int | None = None
+    memory_budget_mb: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("iwae_samples", "elbo_samples", "refine_mc_samples"):
+            _check(name, getattr(self, name), 1)
+        for name in ("refine_examples", "refine_steps", "fidelity_samples"):
+            _check(name, getattr(self, name), 0)
+        _check("max_examples", self.max_examples, 1, allow_none=True)
+        _check("refine_lr", self.refine_lr, 0, integer=False, strict=True)
+        _check("active_unit_threshold", self.active_unit_threshold, 0, integer=False)
+        _check("memory_budget_mb", self.memory_budget_mb, 0, integer=False, strict=True, allow_none=True)
+
+    @classmethod
+    def from_config(cls, node: dict[str, Any], seed: int) -> "EvalSettings":
+        unknown = sorted(set(node) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown eval settings: {', '.join(unknown)}; see conf/eval.yaml")
+        return cls(**node, seed=seed)
+
+
+def _check(name: str, value: Any, low: float, integer: bool = True, strict: bool = False, allow_none: bool = False) -> None:
+    """A ConfigError unless `value` is an integer (or a number) >= `low` (> if strict), or None if allowed."""
+    if value is None and allow_none:
+        return
+    numeric = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    if not (numeric and math.isfinite(value) and (value > low if strict else value >= low)):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"eval.{name} must be {kind} {'>' if strict else '>='} {low}{' or null' if allow_none else ''}, got {value!r}")
+
+
+@dataclass
+class SplitEvaluation:
+    """The metrics of one split (nats per example unless named otherwise)."""
+
+    split: str
+    examples: int
+    data_dims: int
+    elbo: float
+    recon_loss: float
+    kl: float
+    log_likelihood: float
+    log_likelihood_std_error: float | None  # over examples: how much another draw of the split would move it
+    kl_per_dim: list[float]
+    active_units: int
+    active_unit_threshold: float
+    amortization_gap: float | None
+    approximation_gap: float | None
+    refine: dict[str, Any]
+    fidelity: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def nll(self) -> float:
+        return -self.log_likelihood
+
+    @property
+    def bits_per_dim(self) -> float:
+        return self.nll / (self.data_dims * math.log(2))
+
+    @property
+    def gap(self) -> float:
+        """log_likelihood - elbo: an estimate of KL(q(z|x) || p(z|x)) averaged over the split."""
+        return self.log_likelihood - self.elbo
+
+    def metrics(self) -> dict[str, float]:
+        """The scalar metrics, for loggers."""
+        names = ("elbo", "recon_loss", "kl", "log_likelihood", "nll", "bits_per_dim", "gap",
+                 "active_units", "amortization_gap", "approximation_gap")
+        return {name: float(getattr(self, name)) for name in names if getattr(self, name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, headline numbers first (eval.json)."""
+        content = asdict(self)
+        first = {"split": self.split, "examples": self.examples, "log_likelihood": self.log_likelihood, "nll": self.nll,
+                 "bits_per_dim": self.bits_per_dim, "elbo": self.elbo, "gap": self.gap}
+        return first | content
+
+
+def evaluate_split(
+    vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu"
+) -> SplitEvaluation:
+    """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``).
+
+    Moves `vae` to `device` and puts it in eval mode.
+    """
+    device = torch.device(device)
+    vae = vae.to(device).eval()
+    data = datamodule.split(split)
+    count = len(data) if settings.max_examples is None else min(settings.max_examples, len(data))
+    if count == 0:
+        raise ConfigError(f"split '{split}' has no examples to evaluate")
+    data = data.rows(torch.arange(count))
+    seconds: dict[str, float] = {}
+
+    with _timed(seconds, "elbo"):
+        elbo, recon_loss, kl = _elbo_terms(vae, data, settings, device)
+    with _timed(seconds, "log_likelihood"):
+        log_likelihood = _log_likelihood(vae, data, settings, device)
+    with _timed(seconds, "latent_usage"), torch.inference_mode():
+        batches = (x.to(device) for x in data.x.split(decodes_per_pass(vae, device, settings.memory_budget_mb)))
+        usage = latent_usage(vae, batches, settings.active_unit_threshold)
+    with _timed(seconds, "refine"):
+        refined = _refine(vae, data, settings, device, elbo, log_likelihood)
+    with _timed(seconds, "fidelity"):
+        fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
+
+    return SplitEvaluation(
+        split=split,
+        examples=count,
+        data_dims=math.prod(data.x.shape[1:]),
+        elbo=elbo.mean().item(),
+        recon_loss=recon_loss.mean().item(),
+        kl=kl.mean().item(),
+        log_likelihood=log_likelihood.mean().item(),
+        log_likelihood_std_error=(log_likelihood.std() / math.sqrt(count)).item() if count > 1 else None,
+        kl_per_dim=usage.kl_per_dim,
+        active_units=usage.active_units,
+        active_unit_threshold=settings.active_unit_threshold,
+        amortization_gap=refined.get("amortization_gap"),
+        approximation_gap=refined.get("approximation_gap"),
+        refine={key: value for key, value in refined.items() if not key.endswith("_gap")},
+        fidelity=fidelity,
+        seconds=seconds,
+    )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[name] = round(time.perf_counter() - started, 2)
+
+
+def _batches(data: Split, size: int):
+    """(index, x, mask) over `data` in order, `size` rows at a time, on the CPU."""
+    for start in range(0, len(data), size):
+        index = torch.arange(start, min(start + size, len(data)))
+        yield index, data.x[index], None if data.mask is None else data.mask[index]
+
+
+def _to(device: torch.device, *tensors: torch.Tensor | None):
+    return [None if t is None else t.to(device) for t in tensors]
+
+
+@torch.inference_mode()
+def _elbo_terms(vae: VAE, data: Split, settings: EvalSettings, device: torch.device):
+    """Per-example ELBO, recon_loss and kl (n,) in float64, averaged over `elbo_samples` draws."""
+    elbo, recon_loss, kl = (torch.empty(len(data), dtype=torch.float64) for _ in range(3))
+    for index, x, mask in _batches(data, decodes_per_pass(vae, device, settings.memory_budget_mb)):
+        elbo[index], recon_loss[index], kl[index] = _elbo_terms_of_batch(vae, index, x, mask, settings, device)
+    return elbo, recon_loss, kl
+
+
+@torch.inference_mode()
+def _elbo_terms_of_batch(vae: VAE, index: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None, settings: EvalSettings, device: torch.device):
+    """ELBO, recon_loss and kl of one batch (batch,) in float64 on the CPU; `index` keys each example's draws."""
+    x, mask = _to(device, x, mask)
+    noise = example_noise(index, settings.elbo_samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
+    terms = [vae.elbo_terms(x, mask, eps) for eps in noise]
+    recon_loss = torch.stack([t.recon_loss for t in terms]).double().mean(0).cpu()
+    kl = torch.stack([t.kl for t in terms]).double().mean(0).cpu()
+    return -(recon_loss + kl), recon_loss, kl
+
+
+@torch.inference_mode()
+def _log_likelihood(vae: VAE, data: Split, settings: EvalSettings, device: torch.device) -> torch.Tensor:
+    """Per-example importance-sampled log p(x): (n,) float64."""
+    samples = settings.iwae_samples
+    batch_size, chunk_size = pass_shape(samples, decodes_per_pass(vae, device, settings.memory_budget_mb))
+    log.info("log-likelihood: K=%d importance samples, %d examples x %d samples per pass", samples, batch_size, chunk_size)
+    result = torch.empty(len(data), dtype=torch.float64)
+    last_report = time.perf_counter()
+    for index, x, mask in _batches(data, batch_size):
+        x, mask = _to(device, x, mask)
+        noise = example_noise(index, samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
+        result[index] = importance_sampled_log_likelihood(vae, x, samples, chunk_size, mask, noise).double().cpu()
+        if time.perf_counter() - last_report > PROGRESS_EVERY_S:
+            last_report = time.perf_counter()
+            log.info("log-likelihood: %d/%d examples", index[-1].item() + 1, len(data))
+    return result
+
+
+def _refine(
+    vae: VAE, data: Split, settings: EvalSettings, device: torch.device, elbo: torch.Tensor, log_likelihood: torch.Tensor
+) -> dict[str, Any]:
+    """Amortization and approximation gaps on the first `refine_examples` examples."""
+    count = min(settings.refine_examples, len(data))
+    described = {"examples": count, "steps": settings.refine_steps, "lr": settings.refine_lr, "mc_samples": settings.refine_mc_samples}
+    if count == 0:
+        return described
+    refined_elbo = torch.empty(count, dtype=torch.float64)
+    batch_size = max(1, decodes_per_pass(vae, device, settings.memory_budget_mb, with_gradients=True) // settings.refine_mc_samples)
+    subset = data.rows(torch.arange(count))
+    for index, x, mask in _batches(subset, batch_size):
+        device_x, device_mask = _to(device, x, mask)
+        refined = refine_posterior(
+            vae, device_x, index, settings.refine_steps, settings.refine_lr, settings.refine_mc_samples, settings.seed, device_mask
+        )
+        refined_elbo[index] = _elbo_terms_of_batch(refined, index, x, mask, settings, device)[0]
+    amortized, likelihood = elbo[:count], log_likelihood[:count]
+    return described | {
+        "amortization_gap": (refined_elbo - amortized).mean().item(),
+        "approximation_gap": (likelihood - refined_elbo).mean().item(),
+        "elbo_amortized": amortized.mean().item(),
+        "elbo_refined": refined_elbo.mean().item(),
+        "log_likelihood": likelihood.mean().item(),
+    }
+
+
+def _fidelity(
+    vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device
+) -> dict[str, Any]:
+    """The data module's comparison of `count` draws x ~ p(x|z), z ~ p(z) with the real split."""
+    if count == 0:
+        return {}
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(settings.seed)
+        batch_size = decodes_per_pass(vae, device, settings.memory_budget_mb)
+        samples = torch.cat([vae.sample(min(batch_size, count - start), "sample").cpu() for start in range(0, count, batch_size)])
+    return datamodule.sample_fidelity(samples, split)

@@ -1,0 +1,66 @@
+"""``val/log_likelihood`` during training: the importance-sampled log p(x) with a small K, every N epochs.
+
+Off by default; ``vae-lab train 'callbacks=[default,val_log_likelihood]'`` turns it on
+(conf/callbacks/val_log_likelihood.yaml: ``num_samples``, ``every_n_epochs``). It costs K decodes per
+validation example, so keep K small (100) and N large; ``vae-lab eval`` reports the K = 1000 or 5000
+numbers after training.
+
+Exact under DDP: each process evaluates its own shard of the validation split (the data module
+gives every example to exactly one process), the sums are all-reduced, and each example's draws
+are its own (``example_noise``), so the value equals a single-process evaluation.
+"""
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from vae_lab.errors import ConfigError
+from vae_lab.evaluation.example_noise import example_noise
+from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
+from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
+
+
+class ValidationLogLikelihood(Callback):
+    """Logs ``val/log_likelihood`` (nats per example) at the end of every `every_n_epochs`-th epoch's validation."""
+
+    def __init__(self, num_samples: int = 100, every_n_epochs: int = 5, seed: int = 0, memory_budget_mb: float | None = None) -> None:
+        if num_samples < 1:
+            raise ConfigError(f"callbacks.val_log_likelihood.num_samples must be >= 1, got {num_samples}")
+        if every_n_epochs < 1:
+            raise ConfigError(f"callbacks.val_log_likelihood.every_n_epochs must be >= 1, got {every_n_epochs}")
+        if memory_budget_mb is not None and memory_budget_mb <= 0:
+            raise ConfigError(f"callbacks.val_log_likelihood.memory_budget_mb must be > 0 or null, got {memory_budget_mb}")
+        self.num_samples = num_samples
+        self.every_n_epochs = every_n_epochs
+        self.seed = seed
+        self.memory_budget_mb = memory_budget_mb
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        vae = module.vae
+        examples_per_pass, chunk_size = pass_shape(self.num_samples, decodes_per_pass(vae, module.device, self.memory_budget_mb))
+        total = torch.zeros((), dtype=torch.float64, device=module.device)
+        count = torch.zeros((), dtype=torch.float64, device=module.device)
+        loaders = trainer.val_dataloaders
+        with torch.inference_mode():
+            for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
+                for batch in loader:
+                    for index, x, mask in _passes(batch, examples_per_pass):
+                        x = x.to(module.device)
+                        mask = None if mask is None else mask.to(module.device)
+                        noise = example_noise(index, self.num_samples, vae.latent_dim, self.seed).to(x.device, x.dtype)
+                        log_likelihood = importance_sampled_log_likelihood(vae, x, self.num_samples, chunk_size, mask, noise)
+                        total += log_likelihood.double().sum()
+                        count += len(index)
+        total = trainer.strategy.reduce(total, reduce_op="sum")
+        count = trainer.strategy.reduce(count, reduce_op="sum")
+        module.log("val/log_likelihood", (total / count).float(), on_step=False, on_epoch=True, sync_dist=False)
+
+
+def _passes(batch: dict[str, torch.Tensor], size: int):
+    """(index, x, mask) of a validation batch, `size` examples at a time."""
+    mask = batch.get("mask")
+    for start in range(0, len(batch["x"]), size):
+        rows = slice(start, start + size)
+        yield batch["index"][rows], batch["x"][rows], None if mask is None else mask[rows]
