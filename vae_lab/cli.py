@@ -22,6 +22,7 @@ log = logging.getLogger("vae_lab")
 
 COMMANDS = {
     "train": ("vae_lab.commands.train", "fit a VAE, test its best checkpoint, write results.json"),
+    "figure": ("vae_lab.commands.figure", "the seed's latent-space figure from trained runs, one PNG"),
 }
 
 config_resolvers.register()

@@ -18,7 +18,7 @@ from vae_lab.models.priors import StandardNormalPrior
 from vae_lab.models.vae import VAE
 from vae_lab.training.collapse_monitor import CollapseMonitor
 from vae_lab.training.module import VAEModule
-from wandb_offline import offline_runs, read_offline_run
+from wandb_offline import finished_offline_run
 
 
 class CollapsedEncoder(nn.Module):
@@ -51,8 +51,7 @@ def fit_with_monitor(encoder, run_dir, monkeypatch, epochs=3):
         trainer.fit(module, datamodule=datamodule)
     finally:
         finish_wandb_run()
-    (run_file,) = offline_runs(run_dir)
-    return monitor, pd.read_csv(run_dir / "metrics.csv").dropna(subset=["val/loss"]), read_offline_run(run_file)
+    return monitor, pd.read_csv(run_dir / "metrics.csv").dropna(subset=["val/loss"]), finished_offline_run(run_dir)
 
 
 def test_the_monitor_fires_on_a_collapsed_model(tmp_path, monkeypatch, caplog):

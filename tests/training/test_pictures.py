@@ -9,7 +9,7 @@ from conftest import TINY, TINY_MNIST, compose_train, run_cli
 from vae_lab.commands.train import train
 from vae_lab.errors import ConfigError
 from test_train import assert_one_clear_message
-from wandb_offline import offline_runs, read_offline_run
+from wandb_offline import finished_offline_run, offline_runs
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
 
@@ -29,8 +29,7 @@ def fit_with_pictures(overrides, run_dir, monkeypatch, data_dir=None):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     pictures = ["callbacks=pictures", "callbacks.pictures.every_n_epochs=1", "logger=csv_wandb"]
     results = train(compose_train([*overrides, *pictures], run_dir, data_dir))
-    (run_file,) = offline_runs(run_dir)
-    return results, read_offline_run(run_file)
+    return results, finished_offline_run(run_dir)
 
 
 def assert_pictures(run_dir: Path, run, expected: dict[str, tuple[int, int]], epochs: int):
