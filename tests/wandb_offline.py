@@ -6,6 +6,7 @@ after a 7-byte W&B header; each record is a ``wandb.proto.wandb_internal_pb2.Rec
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,3 +78,17 @@ def read_offline_run(path: Path) -> OfflineRun:
 def offline_runs(run_dir: Path) -> list[Path]:
     """The run files of every offline W&B run under `run_dir`, oldest first."""
     return sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+
+
+def finished_offline_run(run_dir: Path, timeout: float = 60.0) -> OfflineRun:
+    """The one offline run under `run_dir`, read once its file ends with W&B's exit record.
+
+    In-process, ``wandb.finish()`` can return before the W&B service has written the run file to disk.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        files = offline_runs(run_dir)
+        if len(files) == 1 and any(record.WhichOneof("record_type") == "exit" for record in records(files[0])):
+            return read_offline_run(files[0])
+        assert time.monotonic() < deadline, f"no finished W&B offline run under {run_dir} after {timeout} s: {files}"
+        time.sleep(0.2)

@@ -20,6 +20,7 @@ from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError, VaeLabError
 from vae_lab.models.vae import VAE
 from vae_lab.training.atomic_checkpoint_io import AtomicCheckpointIO
+from vae_lab.training.kl_schedules import KLSchedule
 from vae_lab.training.module import VAEModule
 from vae_lab.wandb_setup import wandb_init_kwargs
 
@@ -67,10 +68,22 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...]) -> VAEModule:
         build_vae(cfg, data_shape),
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
-        beta=cfg.model.beta,
+        kl_schedule=build_kl_schedule(cfg),
         recon_weight=cfg.model.recon_weight,
+        free_bits=cfg.model.free_bits,
         eval_seed=cfg.seed,
     )
+
+
+def build_kl_schedule(cfg: DictConfig) -> KLSchedule:
+    """The KL weight schedule (``model/kl_schedule`` group), reaching ``model.beta``."""
+    node = cfg.model.kl_schedule
+    if not isinstance(node, DictConfig):
+        raise ConfigError(
+            f"model.kl_schedule={node} sets a value, but a schedule is a config group: choose it with "
+            f"model/kl_schedule={node} (options: constant, linear_warmup, cyclical)"
+        )
+    return build(node, beta=cfg.model.beta)
 
 
 def build_callbacks(cfg: DictConfig) -> list[Callback]:

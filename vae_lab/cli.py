@@ -25,6 +25,7 @@ COMMANDS = {
     "eval": ("vae_lab.commands.evaluate", "log-likelihood, ELBO, gaps and latent usage of a checkpoint: eval.json"),
     "sample": ("vae_lab.commands.sample", "decode draws from the prior of a checkpoint (.pt, and a PNG grid for images)"),
     "encode": ("vae_lab.commands.encode", "posterior means and log-variances of a split, with labels (.npz)"),
+    "figure": ("vae_lab.commands.figure", "the seed's latent-space figure from trained runs, one PNG"),
 }
 
 config_resolvers.register()

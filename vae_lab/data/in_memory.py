@@ -138,6 +138,10 @@ class InMemoryDataModule(L.LightningDataModule):
     def data_shape(self) -> tuple[int, ...]:
         return tuple(self.split("train").x.shape[1:])
 
+    def feature_names(self) -> list[str]:
+        """Names of the features of vector data, x: (n, features), for plots: ``x0, x1, ...`` by default."""
+        return [f"x{i}" for i in range(self.data_shape[-1])]
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform())
 

@@ -1,10 +1,18 @@
 """The training plan: trains a VAE on the negative ELBO and logs its named terms.
 
-    loss = recon_weight * recon_loss + beta * kl      (per example, averaged over the batch)
+Training minimizes, per batch (Kingma et al. 2016 for free bits):
 
-Logged per stage (``train/``, ``val/``, ``test/``): ``loss``, ``elbo``, ``recon_loss``, ``kl``, ``beta``,
-in nats per example. Validation and test values are exact means over the whole split (torchmetrics
-sums, synchronized across DDP processes), computed with fixed noise per example.
+    loss = recon_weight * mean_x recon_loss + kl_weight * sum_d max(free_bits, mean_x KL_d)
+
+kl_weight follows the KL schedule (``kl_schedules``: constant, warm-up, cyclical) up to ``beta``.
+Validation and test report the target objective per example, recon_weight * recon_loss + beta * kl
+with the final beta and no free bits, so epochs compare however the weight moved and the best
+checkpoint is never one picked mid-warm-up for its small KL weight.
+
+Logged per stage (``train/``, ``val/``, ``test/``): ``loss``, ``elbo``, ``recon_loss``, ``kl`` (the
+true KL), ``beta`` (train: the weight of the step; val/test: the weight their loss uses), in nats
+per example. Validation and test values are exact means over the whole split (torchmetrics sums,
+synchronized across DDP processes), computed with fixed noise per example.
 """
 
 from functools import partial
@@ -15,9 +23,11 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from vae_lab.config_checks import check_number
 from vae_lab.errors import TrainingDiverged
 from vae_lab.models.vae import VAE, ELBOTerms
 from vae_lab.training.fixed_noise import FixedNoise
+from vae_lab.training.kl_schedules import Constant, KLSchedule
 
 TERMS = ("loss", "elbo", "recon_loss", "kl")
 
@@ -27,6 +37,8 @@ class VAEModule(L.LightningModule):
 
     optimizer: a partial taking the parameters (Hydra ``_partial_: true``).
     scheduler: None, or Lightning's lr-scheduler dict whose ``scheduler`` is a partial taking the optimizer.
+    kl_schedule: (global step, epoch progress) -> KL weight, reaching ``kl_schedule.beta``; default constant 1.
+    free_bits: nats per latent dimension of KL that cost nothing (0: off).
     """
 
     def __init__(
@@ -34,28 +46,46 @@ class VAEModule(L.LightningModule):
         vae: VAE,
         optimizer: partial,
         scheduler: dict[str, Any] | None = None,
-        beta: float = 1.0,
+        kl_schedule: KLSchedule | None = None,
         recon_weight: float = 1.0,
+        free_bits: float = 0.0,
         eval_seed: int = 0,
     ) -> None:
         super().__init__()
         self.vae = vae
         self.optimizer_factory = optimizer
         self.scheduler_config = scheduler
-        self.beta = beta
-        self.recon_weight = recon_weight
+        self.kl_schedule = kl_schedule or Constant(1.0)
+        self.beta = self.kl_schedule.beta
+        self.recon_weight = check_number("model.recon_weight", recon_weight, minimum=0)
+        self.free_bits = check_number("model.free_bits", free_bits, minimum=0)
         self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
         self.eval_metrics = nn.ModuleDict(
             {stage: nn.ModuleDict({term: MeanMetric() for term in TERMS}) for stage in ("val", "test")}
         )
 
     def loss(self, terms: ELBOTerms) -> torch.Tensor:
-        """Per-example training objective: (batch,)."""
+        """The target objective per example, (batch,): recon_weight * recon_loss + beta * kl (final beta)."""
         return self.recon_weight * terms.recon_loss + self.beta * terms.kl
+
+    def training_loss(self, terms: ELBOTerms, kl_weight: float) -> torch.Tensor:
+        """The minimized objective on a batch (a scalar); see the module docstring.
+
+        Free bits clamp each dimension's batch-mean KL at ``free_bits``: below it the KL term has no
+        gradient, above it the gradient is unchanged. They need the per-dimension KL to N(0, I).
+        With free_bits = 0 this is the batch mean of recon_weight * recon_loss + kl_weight * kl.
+        """
+        if self.free_bits > 0:
+            kl = terms.kl_per_dim.mean(dim=0).clamp_min(self.free_bits).sum()
+        else:
+            kl = terms.kl.mean()
+        return self.recon_weight * terms.recon_loss.mean() + kl_weight * kl
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         terms = self.vae.elbo_terms(batch["x"], batch.get("mask"))
-        loss = self.loss(terms).mean()
+        epoch = self.current_epoch + batch_idx / self.trainer.num_training_batches
+        kl_weight = self.kl_schedule(self.global_step, epoch)
+        loss = self.training_loss(terms, kl_weight)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss is {loss.item()} at global step {self.global_step} "
@@ -63,7 +93,7 @@ class VAEModule(L.LightningModule):
             )
         if self._logs_this_step():
             summaries = {"loss": loss, "elbo": terms.elbo.mean(), "recon_loss": terms.recon_loss.mean(), "kl": terms.kl.mean()}
-            self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": self.beta}, on_step=True, on_epoch=False)
+            self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": kl_weight}, on_step=True, on_epoch=False)
         return loss
 
     def _logs_this_step(self) -> bool:

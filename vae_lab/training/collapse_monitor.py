@@ -1,0 +1,89 @@
+"""Watches a VAE for posterior collapse while it trains.
+
+Posterior collapse: the KL falls to 0, q(z|x) equals the prior for every x, and the decoder ignores z.
+After every validation epoch the monitor measures latent usage (``vae_lab.evaluation.latent_usage``)
+exactly, over the whole validation split, logs it, and warns when the latent space is collapsing.
+"""
+
+import logging
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import WandbLogger
+
+from vae_lab.config_checks import check_number
+from vae_lab.evaluation.latent_usage import LatentUsage, latent_usage
+
+log = logging.getLogger(__name__)
+
+SUMMARY_KEY = "collapse/warning"
+
+
+class CollapseMonitor(Callback):
+    """Logs ``val/active_units`` and ``val/kl_dim/<d>`` (KL of latent dimension d, nats) every validation
+    epoch, and warns when fewer than ``min_active_units`` units are active or the total KL has stayed
+    under ``kl_epsilon`` nats for ``patience`` validation epochs in a row.
+
+    A warning is a log line and the W&B summary field ``collapse/warning`` (the latest warning, a short
+    text). A unit is active when Var_x(E_q[z_d | x]) > ``active_threshold`` (Burda et al. 2016).
+    Every process computes the same numbers from the whole validation split (no communication under
+    DDP); only rank 0 writes the warning.
+    """
+
+    def __init__(
+        self,
+        min_active_units: int = 1,
+        kl_epsilon: float = 0.5,
+        patience: int = 3,
+        active_threshold: float = 0.01,
+        log_kl_per_dim: bool = True,
+    ) -> None:
+        self.min_active_units = int(check_number("callbacks.collapse_monitor.min_active_units", min_active_units, minimum=0))
+        self.kl_epsilon = check_number("callbacks.collapse_monitor.kl_epsilon", kl_epsilon, minimum=0)
+        self.patience = int(check_number("callbacks.collapse_monitor.patience", patience, minimum=1))
+        self.active_threshold = check_number("callbacks.collapse_monitor.active_threshold", active_threshold, minimum=0)
+        self.log_kl_per_dim = log_kl_per_dim
+        self.epochs_under_epsilon = 0
+        self.warning: str | None = None  # the latest warning
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epochs_under_epsilon": self.epochs_under_epsilon}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.epochs_under_epsilon = state_dict["epochs_under_epsilon"]
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        x = trainer.datamodule.split("val").x
+        batches = (chunk.to(module.device) for chunk in x.split(trainer.datamodule.eval_batch_size))
+        usage = latent_usage(module.vae, batches, self.active_threshold)
+        metrics = {"val/active_units": float(usage.active_units)}
+        if self.log_kl_per_dim:
+            width = len(str(len(usage.kl_per_dim) - 1))
+            metrics |= {f"val/kl_dim/{d:0{width}d}": kl for d, kl in enumerate(usage.kl_per_dim)}
+        module.log_dict(metrics, on_step=False, on_epoch=True)
+
+        self.epochs_under_epsilon = self.epochs_under_epsilon + 1 if usage.kl < self.kl_epsilon else 0
+        warning = self.diagnose(usage, trainer.current_epoch + 1)
+        if warning is not None and trainer.is_global_zero:
+            self.warning = warning
+            log.warning("%s", warning)
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.experiment.summary[SUMMARY_KEY] = warning
+
+    def diagnose(self, usage: LatentUsage, epoch: int) -> str | None:
+        """A short warning if `usage` after `epoch` (1-based), with the count of low-KL epochs, looks collapsed."""
+        reasons = []
+        if usage.active_units < self.min_active_units:
+            reasons.append(f"{usage.active_units} active units < {self.min_active_units}")
+        if self.epochs_under_epsilon >= self.patience:
+            reasons.append(f"KL < {self.kl_epsilon:g} nats for {self.epochs_under_epsilon} epochs")
+        if not reasons:
+            return None
+        return (
+            f"posterior collapse after epoch {epoch}: {' and '.join(reasons)} "
+            f"(KL {usage.kl:.3g} nats, {usage.active_units}/{len(usage.kl_per_dim)} units active); "
+            "try +remedy=free_bits or +remedy=warmup"
+        )

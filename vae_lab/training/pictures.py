@@ -1,0 +1,164 @@
+"""Pictures of the model while it trains: PNG files in the run directory, images in W&B.
+
+``Pictures`` draws the pictures named in ``draw`` every ``every_n_epochs`` epochs and when training
+ends, writes ``<dirpath>/<name>_epoch<NNN>.png`` and logs each to W&B (``pictures/<name>``); loggers
+that cannot show images (CSV) are left alone. Pictures that do not fit the data are skipped: image
+grids need image data (a 3-D ``data_shape``), histograms vector data. Drawn on rank 0 only, from the
+first examples of the validation split and fixed prior draws (seeded; training's random numbers
+are left untouched), so successive pictures compare.
+"""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import WandbLogger
+
+from vae_lab.config_checks import check_number
+from vae_lab.data.in_memory import InMemoryDataModule
+from vae_lab.errors import ConfigError
+from vae_lab.evaluation.latent_usage import latent_usage
+from vae_lab.models.vae import VAE
+from vae_lab.visualization.feature_histograms import feature_histograms
+from vae_lab.visualization.image_grids import interpolation_grid, prior_sample_grid, reconstruction_grid, traversal_grid
+from vae_lab.visualization.images import write_png
+from vae_lab.visualization.latent_scatter import check_projection, latent_panels, posterior_means, project
+
+log = logging.getLogger(__name__)
+
+IMAGE_PICTURES = ("reconstructions", "samples", "traversal", "interpolation")
+VECTOR_PICTURES = ("histograms",)
+PICTURES = (*IMAGE_PICTURES, "latent_space", *VECTOR_PICTURES)
+MAX_TRAVERSED_DIMS = 10
+
+
+class Pictures(Callback):
+    """Draws pictures of the model during training.
+
+    draw: names from ``reconstructions``, ``samples``, ``traversal``, ``interpolation`` (image data),
+        ``latent_space`` (any data), ``histograms`` (vector data).
+    every_n_epochs: draw after every n-th epoch (0: never); at_end: draw when training ends.
+    num_examples: inputs reconstructed and prior samples drawn; steps: columns of traversals and
+        interpolations; span: traversals run from -span to span; projection: ``auto`` (the latent
+        itself if 2-D, else PCA), ``none`` (needs a 2-D latent) or ``pca``; max_points: points of the
+        latent scatter and samples of the histograms; seed: of the prior draws.
+    """
+
+    def __init__(
+        self,
+        dirpath: str,
+        draw: tuple[str, ...] = PICTURES,
+        every_n_epochs: int = 5,
+        at_end: bool = True,
+        num_examples: int = 16,
+        steps: int = 9,
+        span: float = 3.0,
+        projection: str = "auto",
+        max_points: int = 5000,
+        seed: int = 0,
+    ) -> None:
+        unknown = [name for name in draw if name not in PICTURES]
+        if unknown:
+            raise ConfigError(f"callbacks.pictures.draw: unknown picture {', '.join(unknown)}; choose from: {', '.join(PICTURES)}")
+        self.dirpath = Path(dirpath)
+        self.draw = list(draw)
+        self.every_n_epochs = int(check_number("callbacks.pictures.every_n_epochs", every_n_epochs, minimum=0))
+        self.at_end = at_end
+        self.num_examples = int(check_number("callbacks.pictures.num_examples", num_examples, minimum=2))
+        self.steps = int(check_number("callbacks.pictures.steps", steps, minimum=2))
+        self.span = check_number("callbacks.pictures.span", span, minimum=0, strict=True)
+        self.projection = projection
+        self.max_points = int(check_number("callbacks.pictures.max_points", max_points, minimum=1))
+        self.seed = seed
+        self.drawn_names: list[str] = []
+        self.last_drawn_epoch = -1
+
+    def setup(self, trainer: L.Trainer, module: L.LightningModule, stage: str) -> None:
+        """Decide, before training, which pictures fit the data; a picture that cannot work is a ConfigError."""
+        if stage != "fit":
+            return
+        datamodule, latent_dim = trainer.datamodule, module.vae.latent_dim
+        is_image = len(datamodule.data_shape) == 3
+        fitting = IMAGE_PICTURES if is_image else VECTOR_PICTURES
+        if "latent_space" in self.draw:
+            if self.projection != "auto" or latent_dim >= 2:
+                self.projection = check_projection(self.projection, latent_dim, "callbacks.pictures.projection")
+                fitting += ("latent_space",)
+        self.drawn_names = [name for name in self.draw if name in fitting]
+        skipped = [name for name in self.draw if name not in fitting]
+        if skipped:
+            kind = f"{'image' if is_image else 'vector'} data of shape {datamodule.data_shape}, latent_dim {latent_dim}"
+            log.info("pictures: skipping %s (they do not fit %s)", ", ".join(skipped), kind)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if self.every_n_epochs and epoch % self.every_n_epochs == 0:
+            self.publish(trainer, module, epoch)
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.at_end and self.last_drawn_epoch != trainer.current_epoch:
+            self.publish(trainer, module, trainer.current_epoch)
+
+    def publish(self, trainer: L.Trainer, module: L.LightningModule, epoch: int) -> list[Path]:
+        """Draw every fitting picture of the model after `epoch` epochs; write and log them (rank 0)."""
+        self.last_drawn_epoch = epoch
+        if not trainer.is_global_zero:
+            return []
+        was_training = module.training
+        module.eval()
+        paths = []
+        cuda_devices = [module.device] if module.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda_devices):  # training's random numbers stay untouched
+            torch.manual_seed(self.seed)
+            for name in self.drawn_names:
+                image = getattr(self, f"draw_{name}")(module.vae, trainer.datamodule)
+                path = write_png(image, self.dirpath / f"{name}_epoch{epoch:03d}.png")
+                paths.append(path)
+                for logger in trainer.loggers:
+                    if isinstance(logger, WandbLogger):
+                        logger.log_image(key=f"pictures/{name}", images=[str(path)], step=trainer.global_step, caption=[f"epoch {epoch}"])
+        module.train(was_training)
+        return paths
+
+    def examples(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> torch.Tensor:
+        """The first `count` validation inputs, on the model's device."""
+        return datamodule.split("val").x[:count].to(next(vae.parameters()).device)
+
+    def prior_draws(self, vae: VAE, count: int) -> torch.Tensor:
+        """The same `count` draws z ~ N(0, I) every time (seeded), on the model's device."""
+        z = torch.randn(count, vae.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        return z.to(next(vae.parameters()).device)
+
+    def draw_reconstructions(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        return reconstruction_grid(vae, self.examples(vae, datamodule, self.num_examples), per_row=8)
+
+    def draw_samples(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        return prior_sample_grid(vae, self.prior_draws(vae, self.num_examples), per_row=8)
+
+    def draw_traversal(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        """Rows: the latent dimensions with the most KL first (at most 10), so used ones lead."""
+        x = self.examples(vae, datamodule, self.max_points)
+        kl_per_dim = torch.tensor(latent_usage(vae, x.split(1000)).kl_per_dim)
+        dims = kl_per_dim.argsort(descending=True)[:MAX_TRAVERSED_DIMS].tolist()
+        return traversal_grid(vae, x[:1], dims, self.span, self.steps)
+
+    def draw_interpolation(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        """Rows: pairs of consecutive validation inputs (0 to 1, 2 to 3, ...)."""
+        x = self.examples(vae, datamodule, self.num_examples // 2 * 2)
+        return interpolation_grid(vae, x[0::2], x[1::2], self.steps)
+
+    def draw_latent_space(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        val = datamodule.split("val")
+        means = posterior_means(vae, self.examples(vae, datamodule, self.max_points))
+        points, axis_labels = project(means, self.projection)
+        return latent_panels([(points, val.y[: len(points)], f"posterior means, {len(points)} validation inputs", axis_labels)])
+
+    def draw_histograms(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
+        val = datamodule.split("val")
+        count = min(len(val), self.max_points)
+        params = vae.generative(self.prior_draws(vae, count))
+        samples = vae.likelihood.sample(params).cpu()
+        mask = None if val.mask is None else val.mask[:count]
+        return feature_histograms(samples.flatten(1), val.x[:count].flatten(1), datamodule.feature_names(), mask)
