@@ -12,6 +12,8 @@ every example is evaluated exactly once and epoch means are exact.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -117,6 +119,28 @@ class InMemoryDataModule(L.LightningDataModule):
     @property
     def data_shape(self) -> tuple[int, ...]:
         return tuple(self.split("train").x.shape[1:])
+
+    def likelihood_kwargs(self) -> dict[str, Any]:
+        """Extra arguments the likelihood needs to model this data (e.g. a table's column layout); none by default."""
+        return {}
+
+    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+        """Write decoded samples x: (n, *data_shape) to files named from `output`; returns their paths.
+
+        Default: the tensor as ``<output>.pt``.
+        """
+        path = output.parent / f"{output.name}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(x.cpu(), path)
+        return [path]
+
+    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
+        """Metrics comparing model samples (n, *data_shape) with the real `split`; none by default."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """What evaluation records about the data."""
+        return {"dataset": self.name}
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform())
