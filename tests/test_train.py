@@ -111,7 +111,7 @@ def test_help_lists_commands_and_groups(tmp_path):
     assert top.returncode == 0 and "train" in top.stdout
     group_help = run_cli(["train", "--help"], cwd=tmp_path)
     assert group_help.returncode == 0
-    for line in ("data: fashion_mnist, mnist, ring", "likelihood: bernoulli, gaussian, gaussian_learned", "encoder: conv, mlp"):
+    for line in ("data: csv, fashion_mnist, mnist, ring", "likelihood: bernoulli, gaussian, gaussian_learned, tabular", "encoder: conv, mlp"):
         assert line in group_help.stdout
 
 

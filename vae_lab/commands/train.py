@@ -29,7 +29,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule.data_shape)
+    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     module.vae.likelihood.check_data(datamodule.split("train").x, datamodule.name)
 
     throughput = TrainingThroughput()
