@@ -22,6 +22,7 @@ log = logging.getLogger("vae_lab")
 
 COMMANDS = {
     "train": ("vae_lab.commands.train", "fit a VAE, test its best checkpoint, write results.json"),
+    "impute": ("vae_lab.commands.impute", "fill the missing cells of a CSV with a tabular model"),
 }
 
 config_resolvers.register()
