@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from conftest import compose_train, run_cli
 from test_train import assert_one_clear_message
-from vae_lab.checkpoints import load_run
+from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.train import train
 from vae_lab.data.csv_table import split_rows
@@ -87,6 +87,7 @@ def test_checkpoint_restores_the_exact_preprocessing(trained):
     test = datamodule.split("test")
     decoded = datamodule.fitted_schema().inverse(test.x, test.mask)
     original = frame.iloc[split_rows(ROWS, 0.1, 0.2, seed=0)["test"]][MODELLED].reset_index(drop=True)
+    assert read_checkpoint(results["best_checkpoint"])["CSVDataModule"]["schema"] == datamodule.fitted_schema().state_dict()
     for name in MODELLED:  # observed cells come back exactly, integers as integers
         observed = original[name].notna()
         assert (decoded[name][observed].to_numpy() == original[name][observed].to_numpy()).all(), name

@@ -192,3 +192,18 @@ def test_the_schema_survives_its_state_dict(tmp_path):
     assert restored.state_dict() == schema.state_dict()
     first, again = schema.transform(table, "t"), restored.transform(table, "t")
     assert np.array_equal(first.x, again.x) and np.array_equal(first.mask, again.mask) and np.array_equal(first.y, again.y)
+
+
+def test_skewed_columns_get_the_chosen_transform(tmp_path):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"income": np.round(rng.lognormal(10, 1, 500), 2), "height": np.round(rng.normal(170, 10, 500), 1)})
+    path = csv_of(tmp_path, frame)
+    transforms = {c.name: c.transform for c in infer(path)[1].columns}
+    assert transforms == {"income": "quantile", "height": "standard"}  # |skewness| of a log-normal(10, 1): about 6
+    assert {c.name: c.transform for c in infer(path, skewed="log")[1].columns}["income"] == "log"
+    assert {c.name: c.transform for c in infer(path, skewed=None)[1].columns}["income"] == "standard"
+    table, schema = infer(path)
+    encoded = schema.transform(table, str(path), dtype=np.float64)
+    income = encoded.x[:, 0]
+    assert abs(float(pd.Series(income).skew())) < 0.1  # normal scores
+    pd.testing.assert_frame_equal(schema.inverse(encoded.x), frame, check_exact=True)

@@ -10,7 +10,6 @@ a checkpoint rebuilds exactly the preprocessing it was trained with. With a rest
 file is read only when a split is needed, so sampling and imputation work without the training file.
 """
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_spli
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.evaluation.tabular_fidelity import tabular_fidelity
 
-log = logging.getLogger(__name__)
 
 
 class CSVDataModule(InMemoryDataModule):
@@ -41,7 +39,7 @@ class CSVDataModule(InMemoryDataModule):
         drop: list[str] = (),
         log: list[str] = (),
         quantile: list[str] = (),
-        skewed: str | None = None,
+        skewed: str | None = "quantile",
         skew_threshold: float = 2.0,
         max_categories: int = 100,
         integer_categories: int = 10,

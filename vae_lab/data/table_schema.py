@@ -29,8 +29,6 @@ with about 6 significant digits (log and quantile transforms amplify float32 err
 """
 
 import logging
-import math
-import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -51,7 +49,7 @@ KINDS = (NUMERIC, CATEGORICAL, BINARY)
 INT, FLOAT, TEXT = "int", "float", "text"  # how a column's values are parsed and written
 TRANSFORMS = ("standard", "log", "quantile")
 
-INT_PATTERN = r"^\s*[+-]?\d+\s*$"
+INT_PATTERN = r"^\s*-?\d+\s*$"
 FLOAT_PATTERN = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 LEADING_ZERO_PATTERN = r"^\s*[+-]?0\d"  # 007, 02134: codes, not numbers
 DATE_PATTERN = r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})\s*$"
@@ -74,7 +72,7 @@ class SchemaOptions:
     target: str | None = None
     log: list[str] = field(default_factory=list)
     quantile: list[str] = field(default_factory=list)
-    skewed: str | None = None
+    skewed: str | None = "quantile"
     skew_threshold: float = 2.0
     max_categories: int = 100
     integer_categories: int = 10
@@ -83,6 +81,7 @@ class SchemaOptions:
     def __post_init__(self) -> None:
         for name in ("categorical", "numeric", "drop", "log", "quantile", "na_values"):
             setattr(self, name, [str(value) for value in getattr(self, name) or []])
+        self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
         if self.skewed not in (None, "log", "quantile"):
             raise ConfigError(f"data.skewed must be null, log or quantile, got '{self.skewed}'")
         if self.max_categories < 2 or self.integer_categories < 0:
@@ -335,19 +334,27 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
 
 
 def value_type(name: str, text: pa.ChunkedArray, missing: np.ndarray, source: str, numeric_required: bool, text_allowed: bool) -> str:
-    """INT, FLOAT or TEXT from every observed cell; a mostly numeric column with a few text cells is an error."""
-    observed = text.filter(pa.array(~missing))
-    if pc.any(pc.match_substring_regex(observed, LEADING_ZERO_PATTERN)).as_py() and not numeric_required:
-        return TEXT
-    if pc.all(pc.match_substring_regex(observed, INT_PATTERN)).as_py():
-        try:
-            pc.cast(pc.utf8_trim_whitespace(observed), pa.int64())
-            return INT
-        except pa.ArrowInvalid:  # beyond int64: an identifier
+    """INT, FLOAT or TEXT from every observed cell; a mostly numeric column with a few text cells is an error.
+
+    Integers written with leading zeros (007, 02134) are codes: TEXT.
+    """
+    observed = pc.utf8_trim_whitespace(text.filter(pa.array(~missing)))
+    try:
+        integers = pc.cast(observed, pa.int64())
+    except pa.ArrowInvalid:  # not integers, or beyond int64 (an identifier: caught below as text)
+        pass
+    else:
+        rewritten = pc.utf8_length(pc.cast(integers, pa.string()))
+        padded = pc.any(pc.not_equal(pc.utf8_length(observed), rewritten)).as_py()
+        if padded and pc.any(pc.match_substring_regex(observed, LEADING_ZERO_PATTERN)).as_py() and not numeric_required:
             return TEXT
-    numeric = pc.match_substring_regex(observed, FLOAT_PATTERN)
-    if pc.all(numeric).as_py():
+        return INT
+    try:
+        pc.cast(observed, pa.float64())
         return FLOAT
+    except pa.ArrowInvalid:
+        pass
+    numeric = pc.match_substring_regex(observed, FLOAT_PATTERN)
     fraction = pc.mean(pc.cast(numeric, pa.int8())).as_py()
     if numeric_required or (fraction >= STRAY_FRACTION and not text_allowed):
         raise stray_text_error(name, text, missing, source)
@@ -484,8 +491,9 @@ def typed_array(column: Column, values: np.ndarray, observed: np.ndarray) -> pd.
 
 
 def is_missing(text: pa.ChunkedArray, na_values: list[str]) -> np.ndarray:
-    """(n,) bool: True where the cell is one of the missing-value markers (after trimming spaces)."""
-    return pc.is_in(pc.utf8_trim_whitespace(text), value_set=pa.array(na_values, pa.string())).to_numpy(zero_copy_only=False)
+    """(n,) bool: True where the cell is one of the missing-value markers, or only spaces."""
+    marked = pc.is_in(text, value_set=pa.array(na_values, pa.string()))
+    return pc.or_(marked, pc.utf8_is_space(text)).to_numpy(zero_copy_only=False)
 
 
 def parse_values(name: str, text: pa.ChunkedArray, missing: np.ndarray, dtype: str, source: str) -> np.ndarray:
