@@ -338,22 +338,16 @@ def value_type(name: str, text: pa.ChunkedArray, missing: np.ndarray, source: st
 
     Integers written with leading zeros (007, 02134) are codes: TEXT.
     """
-    observed = pc.utf8_trim_whitespace(text.filter(pa.array(~missing)))
-    try:
-        integers = pc.cast(observed, pa.int64())
-    except pa.ArrowInvalid:  # not integers, or beyond int64 (an identifier: caught below as text)
-        pass
-    else:
+    observed = text.filter(pa.array(~missing))
+    integers = try_cast(observed, pa.int64())  # None if not integers, or beyond int64 (an identifier: text)
+    if integers is not None:
         rewritten = pc.utf8_length(pc.cast(integers, pa.string()))
-        padded = pc.any(pc.not_equal(pc.utf8_length(observed), rewritten)).as_py()
+        padded = pc.any(pc.not_equal(pc.utf8_length(observed), rewritten)).as_py()  # 007, but also " 7"
         if padded and pc.any(pc.match_substring_regex(observed, LEADING_ZERO_PATTERN)).as_py() and not numeric_required:
             return TEXT
         return INT
-    try:
-        pc.cast(observed, pa.float64())
+    if try_cast(observed, pa.float64()) is not None:
         return FLOAT
-    except pa.ArrowInvalid:
-        pass
     numeric = pc.match_substring_regex(observed, FLOAT_PATTERN)
     fraction = pc.mean(pc.cast(numeric, pa.int8())).as_py()
     if numeric_required or (fraction >= STRAY_FRACTION and not text_allowed):
@@ -501,9 +495,9 @@ def parse_values(name: str, text: pa.ChunkedArray, missing: np.ndarray, dtype: s
     if dtype == TEXT:
         raise AssertionError("text columns have no numeric values")
     values = np.zeros(len(text), dtype=np.int64) if dtype == INT else np.full(len(text), np.nan)
-    observed = pc.utf8_trim_whitespace(text.filter(pa.array(~missing)))
+    observed = text.filter(pa.array(~missing))
     try:
-        parsed = pc.cast(observed, pa.int64() if dtype == INT else pa.float64()).to_numpy(zero_copy_only=False)
+        parsed = cast_numbers(observed, pa.int64() if dtype == INT else pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
         if dtype == INT and pc.all(pc.match_substring_regex(observed, FLOAT_PATTERN)).as_py():
             raise DataError(
@@ -520,6 +514,24 @@ def parse_values(name: str, text: pa.ChunkedArray, missing: np.ndarray, dtype: s
             f"with data.na_values=[inf,-inf]"
         )
     return values
+
+
+def cast_numbers(text: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """Text -> numbers of type `to`, allowing spaces around them; ArrowInvalid if a cell is not one."""
+    try:
+        return pc.cast(text, to)
+    except pa.ArrowInvalid:
+        return pc.cast(pc.utf8_trim_whitespace(text), to)  # slower: a trimmed copy of the text
+
+
+def try_cast(text: pa.ChunkedArray, to: pa.DataType, probe: int = 1000) -> pa.ChunkedArray | None:
+    """``cast_numbers`` of every cell, or None if one is not a number; the first `probe` cells are tried
+    first, so a text column fails fast."""
+    try:
+        cast_numbers(text.slice(0, probe), to)
+        return cast_numbers(text, to)
+    except pa.ArrowInvalid:
+        return None
 
 
 def stray_text_error(name: str, text: pa.ChunkedArray, missing: np.ndarray, source: str) -> DataError:
