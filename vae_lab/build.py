@@ -5,12 +5,13 @@ Shapes are never in the config: they come from the data module (``data_shape``) 
 (``param_shape``, what the decoder must output).
 """
 
+import inspect
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.io import CheckpointIO
@@ -49,11 +50,18 @@ def build_datamodule(cfg: DictConfig, state: dict[str, Any] | None = None) -> In
     return datamodule
 
 
-def build_vae(cfg: DictConfig, data_shape: tuple[int, ...]) -> VAE:
+def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAE:
+    """likelihood_kwargs: what the data module tells the likelihood (``datamodule.likelihood_kwargs()``)."""
     latent_dim = cfg.model.latent_dim
     if latent_dim < 1:
         raise ConfigError(f"model.latent_dim must be >= 1, got {latent_dim}")
-    likelihood = build(cfg.likelihood, data_shape=data_shape)
+    likelihood_kwargs = likelihood_kwargs or {}
+    if likelihood_kwargs and not takes_keywords(cfg.likelihood, likelihood_kwargs):
+        raise ConfigError(
+            f"likelihood {cfg.likelihood._target_} cannot model data {cfg.data._target_}, which describes its "
+            f"{', '.join(likelihood_kwargs)} to the likelihood; use the likelihood made for it (likelihood=tabular for data=csv)"
+        )
+    likelihood = build(cfg.likelihood, data_shape=data_shape, **likelihood_kwargs)
     return VAE(
         encoder=build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim),
         decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape),
@@ -62,10 +70,19 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...]) -> VAE:
     )
 
 
-def build_module(cfg: DictConfig, data_shape: tuple[int, ...]) -> VAEModule:
+def takes_keywords(config: DictConfig, kwargs: dict[str, Any]) -> bool:
+    """Whether the class that `config` builds takes every keyword of `kwargs` (True if the class is not found: build says why)."""
+    try:
+        parameters = inspect.signature(get_class(config._target_)).parameters
+    except (ImportError, ValueError):
+        return True
+    return all(key in parameters for key in kwargs)
+
+
+def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAEModule:
     """The training plan around a freshly initialised VAE."""
     return VAEModule(
-        build_vae(cfg, data_shape),
+        build_vae(cfg, data_shape, likelihood_kwargs),
         optimizer=build(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         kl_schedule=build_kl_schedule(cfg),

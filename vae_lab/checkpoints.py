@@ -58,7 +58,7 @@ def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None):
     for key, value in (data_overrides or {}).items():
         OmegaConf.update(cfg, f"data.{key}", value, merge=False)
     datamodule = build_datamodule(cfg, state=checkpoint.get(_datamodule_key(cfg)))
-    module = build_module(cfg, datamodule.data_shape)
+    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

@@ -26,6 +26,7 @@ COMMANDS = {
     "sample": ("vae_lab.commands.sample", "decode draws from the prior of a checkpoint (.pt, and a PNG grid for images)"),
     "encode": ("vae_lab.commands.encode", "posterior means and log-variances of a split, with labels (.npz)"),
     "figure": ("vae_lab.commands.figure", "the seed's latent-space figure from trained runs, one PNG"),
+    "impute": ("vae_lab.commands.impute", "fill the missing cells of a CSV with a tabular model"),
 }
 
 config_resolvers.register()

@@ -32,7 +32,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     resume_from = checkpoint_to_resume(cfg, run_dir)
 
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule.data_shape)
+    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     module.vae.likelihood.check_data(datamodule.split("train").x, datamodule.name)
 
     throughput = TrainingThroughput()

@@ -15,6 +15,7 @@ random generator, so resuming from a checkpoint continues the random streams exa
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -115,11 +116,11 @@ class InMemoryDataModule(L.LightningDataModule):
         torch.save(x.detach().cpu(), path)
         return [path]
 
-    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict:
+    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
         """Metrics comparing model samples (n, *data_shape) with the real split `split`; none by default."""
         return {}
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         """What an evaluation records about the data: the data set, and how it was prepared."""
         return {"dataset": self.name}
 
@@ -141,6 +142,10 @@ class InMemoryDataModule(L.LightningDataModule):
     def feature_names(self) -> list[str]:
         """Names of the features of vector data, x: (n, features), for plots: ``x0, x1, ...`` by default."""
         return [f"x{i}" for i in range(self.data_shape[-1])]
+
+    def likelihood_kwargs(self) -> dict[str, Any]:
+        """Extra arguments the likelihood needs to model this data (e.g. a table's column layout); none by default."""
+        return {}
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform())

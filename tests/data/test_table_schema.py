@@ -1,0 +1,209 @@
+"""Schema inference, overrides, the exact round trip and the bad-value errors of table_schema."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vae_lab.data.csv_file import read_csv_text
+from vae_lab.data.table_schema import BINARY, CATEGORICAL, NUMERIC, SchemaOptions, TableSchema, infer_schema
+from vae_lab.errors import ConfigError, DataError
+
+
+def csv_of(tmp_path, frame: pd.DataFrame, name: str = "table.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def infer(path, **options):
+    table = read_csv_text(path)
+    return table, infer_schema(table, np.arange(table.num_rows), SchemaOptions(**options), str(path))
+
+
+def kinds(schema: TableSchema) -> dict[str, str]:
+    return {column.name: column.kind for column in schema.columns}
+
+
+def mixed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Every kind of column, with missing cells, awkward labels and numbers of several precisions."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "height": np.round(rng.normal(170, 10, n), 1),
+        "score": np.round(rng.normal(0, 1, n), 3),
+        "visits": rng.poisson(30, n),
+        "income": np.round(rng.lognormal(10, 1, n), 2),
+        "wait": np.round(rng.exponential(5, n), 2),
+        "city": rng.choice(["Paris", "Köln", "New York, NY", 'the "Big" one'], n),
+        "rooms": rng.integers(1, 6, n),
+        "smoker": rng.choice(["yes", "no"], n),
+        "active": rng.choice(["true", "false"], n),
+        "zip": rng.choice(["02134", "10001", "94105"], n),
+        "flag": rng.integers(0, 2, n),
+    })  # fmt: skip
+    frame["height"] = frame["height"].astype(object).where(rng.random(n) > 0.1, None)
+    frame["visits"] = pd.Series(frame["visits"], dtype="Int64").where(rng.random(n) > 0.1, pd.NA)
+    frame["city"] = frame["city"].where(rng.random(n) > 0.1, None)
+    return frame
+
+
+def test_kinds_are_inferred_and_junk_is_dropped_with_a_warning(tmp_path, caplog):
+    n = 200
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "row": np.arange(n),
+        "uuid": [f"u{rng.integers(1e12)}-{i}" for i in range(n)],
+        "version": "v1",
+        "comment": [f"customer {i} said the product was fine" for i in range(n)],
+        "day": [f"2024-01-{1 + i % 28:02d}" for i in range(n)],
+        "amount": rng.normal(size=n).round(2),
+        "colour": rng.choice(["red", "green", "blue"], n),
+        "rooms": rng.integers(1, 5, n),
+        "yes_no": rng.choice(["y", "n"], n),
+        "zip": rng.choice(["02134", "10001", "94105"], n),
+    })  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="vae_lab.data.table_schema"):
+        _, schema = infer(csv_of(tmp_path, frame))
+    assert kinds(schema) == {"amount": NUMERIC, "colour": CATEGORICAL, "rooms": CATEGORICAL, "yes_no": BINARY, "zip": CATEGORICAL}
+    assert schema.columns[-1].categories == ["02134", "10001", "94105"]  # codes with leading zeros stay text
+    assert set(schema.dropped) == {"row", "uuid", "version", "comment", "day"}
+    assert schema.dropped["row"].startswith("ID-like") and schema.dropped["uuid"].startswith("ID-like")
+    assert schema.dropped["version"].startswith("constant (every value is 'v1')")
+    assert schema.dropped["comment"].startswith("free text") and schema.dropped["day"].startswith("dates")
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    for name in ("row", "uuid", "version", "comment", "day"):
+        assert f"column '{name}' of {tmp_path / 'table.csv'} is dropped" in warned
+
+
+def test_overrides_set_kinds_target_and_drops(tmp_path):
+    frame = mixed_frame(100)
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path, categorical=["visits"], numeric=["rooms"], drop=["zip", "flag"], target="city")
+    assert kinds(schema)["visits"] == CATEGORICAL and kinds(schema)["rooms"] == NUMERIC
+    assert "zip" not in kinds(schema) and schema.dropped["zip"] == "listed in data.drop"
+    assert "city" not in kinds(schema) and schema.target.name == "city"
+    labels = schema.transform(table, str(path)).y
+    expected = frame["city"].map({c: i for i, c in enumerate(sorted(frame["city"].dropna().unique()))}).fillna(-1)
+    assert labels.tolist() == expected.astype(int).tolist()
+    with pytest.raises(ConfigError, match=r"data.categorical names 'colour', which is not a column of .*table.csv; its columns are: height"):
+        infer(path, categorical=["colour"])
+    with pytest.raises(ConfigError, match="column 'rooms' is in both data.categorical and data.drop"):
+        SchemaOptions(categorical=["rooms"], drop=["rooms"])
+
+
+def test_round_trip_is_exact_for_observed_cells(tmp_path):
+    """inverse(transform(x)) == x: numbers to the last digit, integers as integers, labels, order, missing cells."""
+    frame = mixed_frame()
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path, log=["income"], quantile=["wait"])
+    assert schema.names == list(frame.columns)
+    assert {c.name: c.transform for c in schema.columns if c.kind == NUMERIC} == {
+        "height": "standard", "score": "standard", "visits": "standard", "income": "log", "wait": "quantile"}  # fmt: skip
+    expected = pd.DataFrame({
+        "height": frame["height"].astype("float64"), "score": frame["score"], "visits": frame["visits"],
+        "income": frame["income"], "wait": frame["wait"], "city": pd.array(frame["city"], dtype="string"),
+        "rooms": pd.array(frame["rooms"], dtype="Int64"), "smoker": pd.array(frame["smoker"], dtype="string"),
+        "active": pd.array(frame["active"], dtype="string"), "zip": pd.array(frame["zip"], dtype="string"),
+        "flag": pd.array(frame["flag"], dtype="Int64"),
+    })  # fmt: skip
+    for dtype in (np.float64, np.float32):
+        encoded = schema.transform(table, str(path), dtype=dtype)
+        columns = [c for c in schema.columns if not (dtype == np.float32 and c.transform != "standard")]
+        result = schema.inverse(encoded.x, encoded.mask)
+        names = [c.name for c in columns]
+        pd.testing.assert_frame_equal(result[names], expected[names], check_exact=True)
+    assert encoded.x.dtype == np.float32 and encoded.x.shape == (len(frame), schema.width)
+    assert encoded.missing[:, schema.names.index("height")].tolist() == frame["height"].isna().tolist()
+
+
+def test_preprocessing_is_fitted_on_the_given_rows_only(tmp_path):
+    frame = pd.DataFrame({"v": np.arange(100, dtype=float) * 1.5, "c": ["a"] * 50 + ["b"] * 30 + ["c"] * 20})
+    table = read_csv_text(csv_of(tmp_path, frame))
+    train = np.arange(0, 60)
+    schema = infer_schema(table, train, SchemaOptions(), "t.csv")
+    numeric, categorical = schema.columns
+    assert numeric.mean == pytest.approx(frame["v"][:60].mean()) and numeric.std == pytest.approx(frame["v"][:60].std(ddof=0))
+    assert categorical.categories == ["a", "b"] and categorical.frequencies == pytest.approx([50 / 60, 10 / 60])
+    encoded = schema.transform(table, "t.csv")
+    assert encoded.x[:60, 0].mean() == pytest.approx(0, abs=1e-6) and encoded.x[:60, 0].std() == pytest.approx(1, abs=1e-5)
+
+
+def test_missing_cells_are_masked_and_fed_to_the_encoder_as_training_means(tmp_path):
+    frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"], "b": ["y", "n", "y", None]})
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path)
+    encoded = schema.transform(table, str(path))
+    # slots: v | c=a, c=b, c=c | b (n=0, y=1)
+    assert encoded.mask.tolist() == [[True] * 5, [True, False, False, False, True], [False, True, True, True, True], [True] * 4 + [False]]
+    assert encoded.x[2, 0] == 0.0  # the mean after standardization
+    assert encoded.x[1, 1:4].tolist() == pytest.approx([1 / 3] * 3)  # category frequencies
+    assert encoded.x[3, 4] == pytest.approx(2 / 3)  # frequency of "y"
+
+
+def test_unseen_categories_become_the_unknown_category_with_a_warning(tmp_path, caplog):
+    train_path = csv_of(tmp_path, pd.DataFrame({"c": ["a", "b", "c"] * 10, "v": np.arange(30.0)}))
+    _, schema = infer(train_path)
+    new = read_csv_text(csv_of(tmp_path, pd.DataFrame({"c": ["a", "teal", "mauve", "teal"], "v": [1.0] * 4}), "new.csv"))
+    with caplog.at_level(logging.WARNING):
+        encoded = schema.transform(new, "new.csv")
+    message = caplog.records[-1].getMessage()
+    assert "column 'c' of new.csv: 3 cell(s) hold values never seen in training ('teal', 'mauve')" in message
+    assert "unknown category" in message
+    assert encoded.mask[:, :3].tolist() == [[True] * 3] + [[False] * 3] * 3
+    assert encoded.x[1, :3].tolist() == pytest.approx([1 / 3] * 3)
+
+
+@pytest.mark.parametrize(
+    "column, message",
+    [
+        ([None, None, None, None], r"column 'v' of .*bad.csv is empty: every cell is missing; remove it or add it to data.drop"),
+        ([1.5, float("inf"), 2.0, 3.0], r"column 'v' of .*bad.csv has infinite values \('inf' on line 3\)"),
+        (["1.5"] * 18 + ["n.a.", "?"], r"column 'v' of .*bad.csv holds numbers but 2 cell\(s\) are not numbers: 'n.a.' on line 20, "
+                                       r"'\?' on line 21; .*data.na_values=\['n.a.'\].*data.categorical=\[v\]"),
+    ],
+    ids=["all-missing", "infinite", "stray-text"],
+)
+def test_bad_values_name_the_column_and_line(tmp_path, column, message):
+    frame = pd.DataFrame({"v": column, "w": np.arange(len(column), dtype=float) * 0.5})
+    with pytest.raises(DataError, match=message):
+        infer(csv_of(tmp_path, frame, "bad.csv"))
+
+
+def test_a_table_with_no_usable_column_says_why(tmp_path):
+    frame = pd.DataFrame({"id": [f"x{i}" for i in range(20)], "constant": [7] * 20})
+    with pytest.raises(DataError, match=r"no column left to model \('id': ID-like.*; 'constant': constant .*data.categorical"):
+        infer(csv_of(tmp_path, frame))
+
+
+def test_stray_text_in_a_fitted_numeric_column_is_named_at_transform_time(tmp_path):
+    _, schema = infer(csv_of(tmp_path, pd.DataFrame({"v": np.arange(20) * 0.5, "c": ["a", "b"] * 10})))
+    new = read_csv_text(csv_of(tmp_path, pd.DataFrame({"v": ["1.0", "oops"], "c": ["a", "b"]}), "new.csv"))
+    with pytest.raises(DataError, match=r"column 'v' of new.csv holds numbers but 1 cell\(s\) are not numbers: 'oops' on line 3"):
+        schema.transform(new, "new.csv")
+    with pytest.raises(DataError, match=r"new.csv lacks the column\(s\) 'c'"):
+        schema.transform(read_csv_text(csv_of(tmp_path, pd.DataFrame({"v": [1.0]}), "new.csv")), "new.csv")
+
+
+def test_the_schema_survives_its_state_dict(tmp_path):
+    path = csv_of(tmp_path, mixed_frame(100))
+    table, schema = infer(path, quantile=["wait"], target="smoker")
+    restored = TableSchema.from_state_dict(schema.state_dict())
+    assert restored.state_dict() == schema.state_dict()
+    first, again = schema.transform(table, "t"), restored.transform(table, "t")
+    assert np.array_equal(first.x, again.x) and np.array_equal(first.mask, again.mask) and np.array_equal(first.y, again.y)
+
+
+def test_skewed_columns_get_the_chosen_transform(tmp_path):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"income": np.round(rng.lognormal(10, 1, 500), 2), "height": np.round(rng.normal(170, 10, 500), 1)})
+    path = csv_of(tmp_path, frame)
+    transforms = {c.name: c.transform for c in infer(path)[1].columns}
+    assert transforms == {"income": "quantile", "height": "standard"}  # |skewness| of a log-normal(10, 1): about 6
+    assert {c.name: c.transform for c in infer(path, skewed="log")[1].columns}["income"] == "log"
+    assert {c.name: c.transform for c in infer(path, skewed=None)[1].columns}["income"] == "standard"
+    table, schema = infer(path)
+    encoded = schema.transform(table, str(path), dtype=np.float64)
+    income = encoded.x[:, 0]
+    assert abs(float(pd.Series(income).skew())) < 0.1  # normal scores
+    pd.testing.assert_frame_equal(schema.inverse(encoded.x), frame, check_exact=True)

@@ -1,0 +1,116 @@
+"""The mixed tabular likelihood against torch.distributions, column by column."""
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Categorical, Normal
+
+from vae_lab.errors import ConfigError
+from vae_lab.models.tabular_likelihood import TabularLikelihood
+
+# slots: age (0) | colour (1, 2, 3) | smoker (4) | income (5) | size (6, 7)
+COLUMNS = [
+    {"name": "age", "kind": "numeric", "width": 1},
+    {"name": "colour", "kind": "categorical", "width": 3},
+    {"name": "smoker", "kind": "binary", "width": 1},
+    {"name": "income", "kind": "numeric", "width": 1},
+    {"name": "size", "kind": "categorical", "width": 2},
+]
+WIDTH = 8
+
+
+def random_rows(batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    colour = torch.randint(0, 3, (batch,), generator=generator)
+    size = torch.randint(0, 2, (batch,), generator=generator)
+    x = torch.zeros(batch, WIDTH)
+    x[:, 0], x[:, 5] = torch.randn(batch, generator=generator), torch.randn(batch, generator=generator)
+    x[torch.arange(batch), 1 + colour] = 1
+    x[:, 4] = torch.randint(0, 2, (batch,), generator=generator).float()
+    x[torch.arange(batch), 6 + size] = 1
+    return x, 3 * torch.randn(batch, WIDTH, generator=generator), colour, size
+
+
+def expected_columns(likelihood, x, params, colour, size) -> torch.Tensor:
+    sigma = likelihood.gaussian.sigma(params)
+    return torch.stack(
+        [
+            Normal(params[:, 0], sigma[0]).log_prob(x[:, 0]),
+            Categorical(logits=params[:, 1:4]).log_prob(colour),
+            Bernoulli(logits=params[:, 4], validate_args=False).log_prob(x[:, 4]),
+            Normal(params[:, 5], sigma[1]).log_prob(x[:, 5]),
+            Categorical(logits=params[:, 6:8]).log_prob(size),
+        ],
+        dim=1,
+    )
+
+
+def test_column_log_prob_equals_torch_distributions_and_sums_to_log_prob():
+    generator = torch.Generator().manual_seed(0)
+    likelihood = TabularLikelihood((WIDTH,), COLUMNS, sigma=0.7)
+    with torch.no_grad():
+        likelihood.gaussian.raw_sigma.copy_(torch.tensor([-0.5, 1.0]))
+    x, params, colour, size = random_rows(16, generator)
+    expected = expected_columns(likelihood, x, params, colour, size)
+    assert torch.allclose(likelihood.column_log_prob(x, params), expected, atol=1e-5)
+    assert torch.allclose(likelihood.log_prob(x, params), expected.sum(1), atol=1e-5)
+    assert likelihood.param_shape == (WIDTH,)
+    assert likelihood.column_names == ["age", "colour", "smoker", "income", "size"]
+
+
+def test_missing_cells_contribute_nothing():
+    generator = torch.Generator().manual_seed(1)
+    likelihood = TabularLikelihood((WIDTH,), COLUMNS)
+    x, params, colour, size = random_rows(4, generator)
+    observed = torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1], [1, 0, 0, 1, 0], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    mask = observed.repeat_interleave(torch.tensor([1, 3, 1, 1, 2]), dim=1)
+    x[~mask] = 0.5  # whatever a missing slot holds must not matter
+    expected = (expected_columns(likelihood, x, params, colour, size) * observed).sum(1)
+    assert torch.allclose(likelihood.log_prob(x, params, mask), expected, atol=1e-5)
+    assert likelihood.log_prob(x, params, mask)[3] == 0
+
+
+def test_the_likelihood_is_normalized_over_a_discrete_table():
+    """Binary and categorical columns only: p(x|z) sums to 1 over all 2 * 3 * 2 possible rows."""
+    columns = [{"name": "b", "kind": "binary", "width": 1}, {"name": "c", "kind": "categorical", "width": 3},
+               {"name": "d", "kind": "categorical", "width": 2}]  # fmt: skip
+    likelihood = TabularLikelihood((6,), columns)
+    rows = []
+    for b in (0, 1):
+        for c in range(3):
+            for d in range(2):
+                row = torch.zeros(6)
+                row[0], row[1 + c], row[4 + d] = b, 1, 1
+                rows.append(row)
+    params = torch.randn(1, 6).expand(len(rows), 6)
+    assert torch.isclose(likelihood.log_prob(torch.stack(rows), params).exp().sum(), torch.tensor(1.0), atol=1e-5)
+
+
+def test_sigma_is_learned_per_numeric_column_within_bounds():
+    likelihood = TabularLikelihood((WIDTH,), COLUMNS, sigma=1.0, sigma_min=0.05, sigma_max=3.0)
+    x, params, _, _ = random_rows(8, torch.Generator().manual_seed(2))
+    likelihood.log_prob(x, params).sum().backward()
+    assert likelihood.gaussian.raw_sigma.shape == (2,) and likelihood.gaussian.raw_sigma.grad.abs().sum() > 0
+    with torch.no_grad():
+        likelihood.gaussian.raw_sigma.copy_(torch.tensor([-1e4, 1e4]))
+    sigma = likelihood.gaussian.sigma(params).tolist()
+    assert sigma[0] == pytest.approx(0.05) and sigma[1] == pytest.approx(3.0)
+
+
+def test_mean_and_sample_are_rows_in_model_space():
+    likelihood = TabularLikelihood((WIDTH,), COLUMNS)
+    params = 3 * torch.randn(500, WIDTH, generator=torch.Generator().manual_seed(3))
+    mean = likelihood.mean(params)
+    assert torch.equal(mean[:, [0, 5]], params[:, [0, 5]])
+    assert torch.allclose(mean[:, 1:4].sum(1), torch.ones(500)) and torch.allclose(mean[:, 4], torch.sigmoid(params[:, 4]))
+    draws = likelihood.sample(params)
+    assert set(draws[:, 4].unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(draws[:, 1:4].sum(1), torch.ones(500)) and torch.equal(draws[:, 6:8].sum(1), torch.ones(500))
+    assert set(draws[:, 1:4].unique().tolist()) == {0.0, 1.0}
+
+
+def test_without_a_column_layout_it_says_which_data_it_needs():
+    with pytest.raises(ConfigError, match=r"likelihood=tabular needs the column layout.*data=csv"):
+        TabularLikelihood((1, 28, 28))
+    with pytest.raises(ConfigError, match="take 8 slots but the data shape is"):
+        TabularLikelihood((7,), COLUMNS)
+    with pytest.raises(ConfigError, match="unknown column kind 'ordinal'"):
+        TabularLikelihood((1,), [{"name": "a", "kind": "ordinal", "width": 1}])

@@ -1,0 +1,169 @@
+"""Tabular data end to end: train on a generated mixed CSV, check samples, per-column losses, checkpoints, impute."""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from conftest import compose_train, run_cli
+from test_train import assert_one_clear_message
+from vae_lab.checkpoints import load_run, read_checkpoint
+from vae_lab.commands.impute import impute_csv
+from vae_lab.commands.train import train
+from vae_lab.data.csv_table import split_rows
+from vae_lab.errors import ConfigError, DataError
+
+ROWS = 5000
+GROUPS = {"a": (0.5, (0.0, 0.0)), "b": (0.3, (3.0, 1.0)), "c": (0.2, (-2.0, 3.0))}  # frequency, shift of (x1, x2)
+MODELLED = ["x1", "x2", "group", "visits", "member"]
+TABULAR = [
+    "experiment=tabular", "encoder.hidden_sizes=[64,64]", "decoder.hidden_sizes=[64,64]", "model.latent_dim=4",
+    "data.batch_size=128", "data.test_size=0.2", "trainer.accelerator=cpu", "trainer.log_every_n_steps=10", "logger=csv",
+]  # fmt: skip
+
+
+def mixed_table(rows: int, seed: int) -> pd.DataFrame:
+    """Two correlated Gaussians (rho = 0.8) whose mean the group shifts, a count, a yes/no column, an ID; 5% missing."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(list(GROUPS), size=rows, p=[f for f, _ in GROUPS.values()])
+    xy = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=rows) + np.array([GROUPS[g][1] for g in group])
+    frame = pd.DataFrame({
+        "id": np.arange(1000, 1000 + rows),
+        "x1": np.round(xy[:, 0], 3),
+        "x2": np.round(10 * xy[:, 1] + 50, 2),
+        "group": group,
+        "visits": rng.poisson(np.where(group == "b", 12, 6)),
+        "member": rng.choice(["yes", "no"], size=rows, p=[0.3, 0.7]),
+    })  # fmt: skip
+    frame["x1"] = frame["x1"].where(rng.random(rows) > 0.05)
+    frame["group"] = frame["group"].where(rng.random(rows) > 0.05)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tabular")
+    frame = mixed_table(ROWS, seed=0)
+    path = folder / "mixed.csv"
+    frame.to_csv(path, index=False)
+    cfg = compose_train([*TABULAR, f"data.path={path}", "trainer.max_epochs=25"], folder / "run")
+    torch.manual_seed(0)
+    return frame, path, train(cfg)
+
+
+def test_training_logs_the_reconstruction_loss_of_every_column(trained):
+    _, _, results = trained
+    columns = {key.rsplit("/", 1)[1]: value for key, value in results.items() if key.startswith("test/recon_loss/")}
+    assert list(columns) == sorted(MODELLED)  # "id" was dropped
+    assert sum(columns.values()) == pytest.approx(results["test/recon_loss"], rel=1e-4)
+    header = (Path(results["run_dir"]) / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert all(f"val/recon_loss/{name}" in header for name in MODELLED)
+
+
+def test_samples_keep_category_frequencies_and_correlation(trained):
+    frame, _, results = trained
+    _, datamodule, module = load_run(results["best_checkpoint"])
+    torch.manual_seed(1)
+    samples = module.vae.sample(ROWS, mode="sample")
+    fidelity = datamodule.sample_fidelity(samples, "test")
+    value = {row["column"]: row["value"] for row in fidelity["columns"]}
+    assert value["group"] < 0.05 and value["member"] < 0.05  # total-variation distances
+    synthetic = datamodule.fitted_schema().inverse(samples)
+    real = frame.iloc[split_rows(ROWS, 0.1, 0.2, seed=0)["test"]]
+    assert abs(synthetic["x1"].corr(synthetic["x2"]) - real["x1"].corr(real["x2"])) < 0.1
+    assert fidelity["correlation_mad"] < 0.1 and fidelity["ks_mean"] < 0.1
+
+
+def test_checkpoint_restores_the_exact_preprocessing(trained):
+    frame, _, results = trained
+    _, datamodule, _ = load_run(results["best_checkpoint"])
+    test = datamodule.split("test")
+    decoded = datamodule.fitted_schema().inverse(test.x, test.mask)
+    original = frame.iloc[split_rows(ROWS, 0.1, 0.2, seed=0)["test"]][MODELLED].reset_index(drop=True)
+    assert read_checkpoint(results["best_checkpoint"])["CSVDataModule"]["schema"] == datamodule.fitted_schema().state_dict()
+    for name in MODELLED:  # observed cells come back exactly, integers as integers
+        observed = original[name].notna()
+        assert (decoded[name][observed].to_numpy() == original[name][observed].to_numpy()).all(), name
+        assert decoded[name][~observed].isna().all()
+    assert decoded["visits"].dtype == "Int64"
+
+
+def test_sampled_csv_has_the_original_columns_and_types(trained, tmp_path):
+    frame, _, results = trained
+    _, datamodule, module = load_run(results["best_checkpoint"])
+    (path,) = datamodule.write_samples(module.vae.sample(200, mode="sample"), tmp_path / "synthetic.csv")
+    synthetic = pd.read_csv(path)
+    assert list(synthetic.columns) == MODELLED and len(synthetic) == 200
+    assert synthetic["visits"].dtype == np.int64 and synthetic["x1"].dtype == np.float64
+    assert set(synthetic["group"]) <= set(GROUPS) and set(synthetic["member"]) <= {"yes", "no"}
+    assert (synthetic["x1"].round(3) == synthetic["x1"]).all()  # written with the training decimals
+
+
+def test_impute_fills_missing_cells_only_and_beats_the_mean(trained, tmp_path):
+    frame, _, results = trained
+    truth = mixed_table(300, seed=7)
+    incomplete = truth.astype(object).copy()
+    hidden = np.random.default_rng(8).random(300) < 0.3
+    incomplete.loc[hidden, "x2"] = ""
+    incomplete.loc[5, "group"] = "d"  # never seen in training
+    incomplete.loc[6, "visits"] = "NA"
+    source = tmp_path / "incomplete.csv"
+    incomplete.to_csv(source, index=False)
+    output = tmp_path / "imputed.csv"
+    result = run_cli(["impute", f"ckpt_path={results['best_checkpoint']}", f"input={source}", f"output={output}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "column 'group' of" in result.stdout and "('d')" in result.stdout and "unknown category" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imputed.csv", "incomplete.csv"]  # nothing else written
+    before, after = list(csv.reader(source.open())), list(csv.reader(output.open()))
+    assert before[0] == after[0] and len(before) == len(after)
+    missing = {(r, c) for r, row in enumerate(before) for c, cell in enumerate(row) if cell in ("", "NA")}
+    assert missing and all(after[r][c] not in ("", "NA") for r, c in missing)
+    assert all(after[r][c] == cell for r, row in enumerate(before) for c, cell in enumerate(row) if (r, c) not in missing)
+    assert after[6 + 1][4].isdigit()  # an integer column is filled with an integer
+    imputed = pd.read_csv(output)["x2"][hidden]
+    model_error = np.abs(imputed - truth["x2"][hidden]).mean()
+    mean_error = np.abs(frame["x2"].mean() - truth["x2"][hidden]).mean()
+    assert model_error < 0.65 * mean_error  # x2 is predicted from x1 and the group
+
+
+def test_bad_csv_stops_training_with_one_message_and_writes_nothing(tmp_path):
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b,c\n1,2,x\n3,4\n")
+    run_dir = tmp_path / "run"
+    result = run_cli(["train", "experiment=tabular", f"data.path={bad}", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    assert_one_clear_message(result, f"CSV file {bad}: line 3 has 2 cells but the header has 3 columns", code=2)
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "results.json").exists()
+
+
+def test_impute_refuses_bad_input_and_writes_no_output(trained, tmp_path):
+    _, _, results = trained
+    source = tmp_path / "typo.csv"
+    source.write_text("x1,x2,group,visits,member\n0.5,51.2,a,3,yes\n0.1,forty,b,4,no\n")
+    with initialize_config_module(config_module="vae_lab.conf", version_base="1.3"):
+        cfg = compose("impute", [f"ckpt_path={results['best_checkpoint']}", f"input={source}", f"output={tmp_path / 'out.csv'}"])
+    with pytest.raises(DataError, match=rf"column 'x2' of {source} holds numbers but 1 cell\(s\) are not numbers: 'forty' on line 3"):
+        impute_csv(cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["typo.csv"]
+    with pytest.raises(ConfigError, match="vae-lab impute needs input=..."):
+        impute_csv(OmegaConf.merge(cfg, {"input": None}))
+
+
+def test_likelihood_and_data_must_match(tmp_path, trained):
+    _, path, _ = trained
+    from vae_lab.build import build_datamodule, build_module
+
+    cfg = compose_train([*TABULAR, f"data.path={path}", "likelihood=gaussian"], tmp_path)
+    datamodule = build_datamodule(cfg)
+    with pytest.raises(ConfigError, match=r"GaussianLikelihood cannot model data .*CSVDataModule.*likelihood=tabular for data=csv"):
+        build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+    image_cfg = compose_train(["likelihood=tabular"], tmp_path)
+    with pytest.raises(ConfigError, match="likelihood=tabular needs the column layout of a table"):
+        build_module(image_cfg, (1, 28, 28))
+    assert math.isfinite(datamodule.split("val").x.sum())

@@ -1,0 +1,155 @@
+"""A CSV file as a data set: ``data=csv data.path=FILE.csv``.
+
+The file is read as text (``csv_file``), split into train/val/test rows at random with ``seed``
+(``val_size`` and ``test_size``: fractions of all rows, or counts), and encoded by a ``TableSchema``
+fitted on the training rows only (``table_schema``: column kinds, standardization, categories).
+Batches carry ``mask`` (False in the slots of missing cells) whenever a split has missing cells.
+
+The fitted schema is the data module's ``state_dict``, which Lightning saves in every checkpoint:
+a checkpoint rebuilds exactly the preprocessing it was trained with. With a restored schema the
+file is read only when a split is needed, so sampling and imputation work without the training file.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
+from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_split
+from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
+from vae_lab.evaluation.tabular_fidelity import tabular_fidelity
+
+
+
+class CSVDataModule(InMemoryDataModule):
+    """Rows of a CSV file; see ``table_schema.SchemaOptions`` for the column options."""
+
+    name = "csv"
+
+    def __init__(
+        self,
+        path: str,
+        val_size: int | float = 0.1,
+        test_size: int | float = 0.1,
+        target: str | None = None,
+        categorical: list[str] = (),
+        numeric: list[str] = (),
+        drop: list[str] = (),
+        log: list[str] = (),
+        quantile: list[str] = (),
+        skewed: str | None = "quantile",
+        skew_threshold: float = 2.0,
+        max_categories: int = 100,
+        integer_categories: int = 10,
+        na_values: list[str] = (),
+        encoding: str = "utf-8",
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, seed, pin_memory)
+        self.path = Path(path).expanduser()
+        self.val_size, self.test_size = val_size, test_size
+        self.encoding = encoding
+        self.options = SchemaOptions(
+            categorical=list(categorical), numeric=list(numeric), drop=list(drop), target=target, log=list(log),
+            quantile=list(quantile), skewed=skewed, skew_threshold=skew_threshold, max_categories=max_categories,
+            integer_categories=integer_categories, na_values=list(na_values),
+        )  # fmt: skip
+        self.schema: TableSchema | None = None
+        self.rows: int | None = None
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def load_splits(self) -> dict[str, Split]:
+        table = read_csv_text(self.path, self.encoding)
+        self.rows = table.num_rows
+        rows = split_rows(table.num_rows, self.val_size, self.test_size, self.seed)
+        if self.schema is None:
+            self.schema = infer_schema(table, rows["train"], self.options, self.source)
+        encoded = self.schema.transform(table, self.source)
+        del table  # the text is not needed any more: the splits hold the encoded rows
+        x, y = torch.from_numpy(encoded.x), torch.from_numpy(encoded.y)
+        mask = None if encoded.mask is None else torch.from_numpy(encoded.mask)
+        return {name: Split(x, y, mask).rows(torch.from_numpy(index)) for name, index in rows.items()}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the file, unless a restored schema already says all the model needs (then a split reads it)."""
+        if stage is None and self.schema is not None:
+            return
+        super().setup(stage)
+
+    def split(self, name: str) -> Split:
+        if self.splits is None and name in SPLITS:
+            self.splits = self.load_splits()
+        return super().split(name)
+
+    def fitted_schema(self) -> TableSchema:
+        """The schema, fitting it on the training rows if it was not restored from a checkpoint."""
+        if self.schema is None:
+            self.split("train")
+        return self.schema
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return (self.fitted_schema().width,)
+
+    def likelihood_kwargs(self) -> dict[str, Any]:
+        """The column layout for ``likelihood=tabular``."""
+        return {"columns": self.fitted_schema().layout()}
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.schema is None:
+            return {}
+        return {"schema": self.schema.state_dict(), "path": str(self.path.absolute()), "rows": self.rows}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the fitted schema; splits already encoded with a different one are encoded again."""
+        if not state_dict:
+            return
+        schema = TableSchema.from_state_dict(state_dict["schema"])
+        if self.schema is not None and self.schema.state_dict() != schema.state_dict():
+            self.splits = None
+        self.schema = schema
+        self.rows = self.rows or state_dict.get("rows")
+
+    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+        """Samples x: (n, width) as ``<output>.csv`` (or `output` itself if it ends in .csv) in the original columns.
+
+        The modelled columns only, in file order with their names, integers as integers and
+        categories as their labels; dropped columns and the target are not generated.
+        """
+        output = Path(output)
+        path = output if output.suffix.lower() == ".csv" else output.parent / f"{output.name}.csv"
+        return [write_csv_atomically(self.fitted_schema().inverse(x), path)]
+
+    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
+        """Per-column KS / total variation and correlation difference between samples (n, width) and the real split."""
+        schema = self.fitted_schema()
+        real = self.split(split)
+        return tabular_fidelity(schema.inverse(real.x, real.mask), schema.inverse(samples), schema.columns_by_kind())
+
+    def provenance(self) -> dict[str, Any]:
+        schema = self.fitted_schema()
+        return {
+            "dataset": self.name,
+            "path": str(self.path.absolute()),
+            "rows": self.rows,
+            "columns": schema.columns_by_kind(),
+            "dropped": dict(schema.dropped),
+            "target": None if schema.target is None else schema.target.name,
+        }
+
+
+def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int) -> dict[str, np.ndarray]:
+    """Sorted row numbers of train, val and test: sizes are fractions of all n rows, or counts."""
+    counts = [round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size) for size in (test_size, val_size)]
+    everything = Split(torch.arange(n), torch.arange(n))
+    rest, test = carve_split(everything, counts[0], seed)
+    train, val = carve_split(rest, counts[1], seed + 1)
+    return {"train": train.x.numpy(), "val": val.x.numpy(), "test": test.x.numpy()}

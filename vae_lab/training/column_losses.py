@@ -1,0 +1,52 @@
+"""Per-column reconstruction losses of tabular models: ``val/recon_loss/<column>`` and ``test/recon_loss/<column>``.
+
+At the end of each validation and test epoch, -log p(x_c|z) is averaged over every row of the split
+for each column c, with the same fixed noise per example as the training plan's evaluation, so the
+columns' losses add up to ``val/recon_loss`` (``test/recon_loss``). A missing cell contributes 0:
+a column with many missing cells looks cheaper, as it is in the ELBO. Exact over the whole split,
+computed on rank 0 only (other DDP ranks log nothing). Does nothing for likelihoods without columns.
+"""
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from vae_lab.models.tabular_likelihood import TabularLikelihood
+
+
+class ColumnReconstructionLoss(Callback):
+    """Logs ``<stage>/recon_loss/<column>`` for models with a ``TabularLikelihood``."""
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._log(trainer, module, "val")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._log(trainer, module, "test")
+
+    def _log(self, trainer: L.Trainer, module: L.LightningModule, stage: str) -> None:
+        likelihood = module.vae.likelihood
+        if not isinstance(likelihood, TabularLikelihood) or not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        losses = column_reconstruction_loss(module, datamodule.split(stage), datamodule.eval_batch_size)
+        for name, loss in zip(likelihood.column_names, losses.tolist()):
+            module.log(f"{stage}/recon_loss/{name}", loss, rank_zero_only=True)
+
+
+@torch.no_grad()
+def column_reconstruction_loss(module: L.LightningModule, split, batch_size: int) -> torch.Tensor:
+    """Mean over the split's rows of -log p(x_c|z) per column, z = mean + std * eval_noise(row): (columns,) float64."""
+    vae = module.vae
+    total = torch.zeros(len(vae.likelihood.column_names), dtype=torch.float64)
+    for start in range(0, len(split), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(split)))
+        rows = split.rows(index)
+        x = rows.x.to(module.device)
+        q = vae.inference(x)
+        z = q.loc + q.scale * module.eval_noise(index).to(device=module.device, dtype=x.dtype)
+        per_column = vae.likelihood.column_log_prob(x, vae.generative(z))
+        if rows.mask is not None:
+            per_column = per_column * vae.likelihood.observed_columns(rows.mask.to(module.device))
+        total -= per_column.double().sum(dim=0).cpu()
+    return total / len(split)
