@@ -1,6 +1,7 @@
 """Fault tolerance: SIGKILL mid-epoch and resume, kills during a checkpoint write, resuming the wrong run."""
 
 import contextlib
+import csv
 import os
 import signal
 import subprocess
@@ -145,6 +146,9 @@ def test_resuming_keeps_going_when_only_trainer_settings_change(finished_run, tm
     run_dir = finished_run
     results = train(compose_train([*RING, "trainer.max_epochs=3", "trainer.log_every_n_steps=2"], run_dir))
     assert results["epochs"] == 3 and results["global_step"] == 27
+    # metrics.csv continues: the first run's validation epochs are still there, with the resumed one after them
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert [int(row["epoch"]) for row in rows if row.get("val/loss")] == [0, 1, 2]
 
 
 def test_ckpt_path_last_without_a_checkpoint_is_one_message(tmp_path):

@@ -6,7 +6,6 @@ import warnings
 IGNORED_WARNINGS = (
     ".*does not have many workers.*",  # our loaders gather whole batches from memory: workers only add start-up time
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning calling a torch API it will update
-    ".*exists and is not empty.*",  # the CSV logger writes into the run directory, which Hydra has filled
 )
 IGNORED_LOG_FRAGMENTS = ("litlogger",)  # Lightning's advertisement for its own logger
 WARNINGS_ONLY_LOGGERS = ("alembic",)  # imported by optuna (hparams_search=optuna): "setup plugin ..." lines

@@ -1,7 +1,7 @@
 """Adding metrics to a finished training run's logs: its ``metrics.csv`` and its W&B run.
 
 Used by ``vae-lab eval``, so a run's dashboard shows its evaluation next to its training curves.
-Lightning's CSVLogger deletes an existing metrics.csv when it starts, so rows are appended here
+Evaluation runs no Trainer (and so no CSV logger), so rows are appended here
 directly (the header grows when new columns appear, as Lightning's own writer does). The W&B run
 is resumed by the id kept in ``<run_dir>/wandb_run_id``, offline when no API key is configured.
 """
