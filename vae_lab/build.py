@@ -5,11 +5,12 @@ Shapes are never in the config: they come from the data module (``data_shape``) 
 (``param_shape``, what the decoder must output).
 """
 
+import inspect
 from typing import Any
 
 import lightning as L
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -33,6 +34,16 @@ def build(config: DictConfig, **kwargs: Any) -> Any:
         raise ConfigError(f"cannot build {target}: {cause or error}") from None
 
 
+def build_accepting(config: DictConfig, **candidates: Any) -> Any:
+    """`build(config)` with those of `candidates` that the target's constructor takes.
+
+    Lets a config choose between classes with different needs (a VampPrior uses the encoder and the
+    data shape, the standard normal prior only the latent size) without special cases here.
+    """
+    parameters = inspect.signature(get_class(config._target_)).parameters
+    return build(config, **{name: value for name, value in candidates.items() if name in parameters})
+
+
 def build_datamodule(cfg: DictConfig, state: dict[str, Any] | None = None) -> InMemoryDataModule:
     """The data module with its data loaded (so ``data_shape`` is known).
 
@@ -50,11 +61,12 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...]) -> VAE:
     if latent_dim < 1:
         raise ConfigError(f"model.latent_dim must be >= 1, got {latent_dim}")
     likelihood = build(cfg.likelihood, data_shape=data_shape)
+    encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim)
     return VAE(
-        encoder=build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim),
+        encoder=encoder,
         decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape),
         likelihood=likelihood,
-        prior=build(cfg.prior, latent_dim=latent_dim),
+        prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape),
     )
 
 
