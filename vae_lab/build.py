@@ -38,6 +38,24 @@ def build(config: DictConfig, **kwargs: Any) -> Any:
         raise ConfigError(f"cannot build {target}: {cause or error}") from None
 
 
+def constructor_parameters(config: DictConfig) -> set[str] | None:
+    """Names the constructor of ``config._target_`` takes; None if it cannot be found (``build`` says why)."""
+    try:
+        return set(inspect.signature(get_class(config._target_)).parameters)
+    except (ImportError, ValueError):
+        return None
+
+
+def build_accepting(config: DictConfig, **candidates: Any) -> Any:
+    """`build(config)` with those of `candidates` that the target's constructor takes.
+
+    Lets a config choose between classes with different needs (a VampPrior uses the encoder and the
+    data shape, the standard normal prior only the latent size) without special cases here.
+    """
+    parameters = constructor_parameters(config)
+    return build(config, **{k: v for k, v in candidates.items() if parameters is None or k in parameters})
+
+
 def build_datamodule(cfg: DictConfig, state: dict[str, Any] | None = None) -> InMemoryDataModule:
     """The data module with its data loaded (so ``data_shape`` is known).
 
@@ -56,27 +74,20 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: d
     if latent_dim < 1:
         raise ConfigError(f"model.latent_dim must be >= 1, got {latent_dim}")
     likelihood_kwargs = likelihood_kwargs or {}
-    if likelihood_kwargs and not takes_keywords(cfg.likelihood, likelihood_kwargs):
+    accepted = constructor_parameters(cfg.likelihood)
+    if accepted is not None and not set(likelihood_kwargs) <= accepted:
         raise ConfigError(
             f"likelihood {cfg.likelihood._target_} cannot model data {cfg.data._target_}, which describes its "
             f"{', '.join(likelihood_kwargs)} to the likelihood; use the likelihood made for it (likelihood=tabular for data=csv)"
         )
     likelihood = build(cfg.likelihood, data_shape=data_shape, **likelihood_kwargs)
+    encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim)
     return VAE(
-        encoder=build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim),
+        encoder=encoder,
         decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape),
         likelihood=likelihood,
-        prior=build(cfg.prior, latent_dim=latent_dim),
+        prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape),
     )
-
-
-def takes_keywords(config: DictConfig, kwargs: dict[str, Any]) -> bool:
-    """Whether the class that `config` builds takes every keyword of `kwargs` (True if the class is not found: build says why)."""
-    try:
-        parameters = inspect.signature(get_class(config._target_)).parameters
-    except (ImportError, ValueError):
-        return True
-    return all(key in parameters for key in kwargs)
 
 
 def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAEModule:

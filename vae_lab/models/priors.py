@@ -1,8 +1,18 @@
-"""Priors p(z) over the latent space."""
+"""Priors p(z) over the latent space.
+
+Every prior offers ``log_prob(z)``, ``sample(n)`` and ``kl(q, z)``: the closed form where there is
+one (the standard normal), else the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the
+z the ELBO already drew.
+"""
+
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.distributions import Normal
+
+LOG_2PI = math.log(2 * math.pi)
 
 
 class StandardNormalPrior(nn.Module):
@@ -31,3 +41,86 @@ def kl_to_standard_normal(q: Normal) -> torch.Tensor:
     Kingma & Welling (2014), Appendix B. q: batch shape (batch, latent_dim) -> (batch, latent_dim).
     """
     return 0.5 * (q.loc**2 + q.scale**2 - 1) - torch.log(q.scale)
+
+
+def gaussian_mixture_log_prob(
+    z: torch.Tensor, means: torch.Tensor, log_vars: torch.Tensor, log_weights: torch.Tensor
+) -> torch.Tensor:
+    """log sum_c w_c N(z; mean_c, diag(exp(log_var_c))).
+
+    z: (..., latent_dim); means, log_vars: (components, latent_dim); log_weights: (components,) -> (...).
+    The squared distances to all components come from two matrix products, never a
+    (..., components, latent_dim) tensor, so large mixtures and many importance samples fit in memory.
+    """
+    precision = torch.exp(-log_vars)
+    flat = z.reshape(-1, z.shape[-1])
+    squared_distance = (
+        (flat**2) @ precision.T - 2 * flat @ (means * precision).T + (means**2 * precision).sum(dim=-1)
+    ).clamp_min(0)
+    log_normal = -0.5 * (squared_distance + log_vars.sum(dim=-1) + z.shape[-1] * LOG_2PI)
+    return torch.logsumexp(log_normal + log_weights, dim=-1).reshape(z.shape[:-1])
+
+
+class MixtureOfGaussiansPrior(nn.Module):
+    """p(z) = sum_c w_c N(z; mean_c, diag(var_c)) with learned weights, means and variances."""
+
+    def __init__(self, latent_dim: int, num_components: int = 10, init_spread: float = 1.0) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.means = nn.Parameter(init_spread * torch.randn(num_components, latent_dim))
+        self.log_vars = nn.Parameter(torch.zeros(num_components, latent_dim))
+        self.weight_logits = nn.Parameter(torch.zeros(num_components))
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return gaussian_mixture_log_prob(z, self.means, self.log_vars, torch.log_softmax(self.weight_logits, 0))
+
+    def sample(self, num_samples: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        component = torch.multinomial(torch.softmax(self.weight_logits, 0), num_samples, replacement=True)
+        noise = torch.randn(num_samples, self.latent_dim, device=device)
+        return self.means[component] + torch.exp(0.5 * self.log_vars[component]) * noise
+
+    def kl(self, q: Normal, z: torch.Tensor) -> torch.Tensor:
+        """One-sample Monte Carlo estimate log q(z|x) - log p(z): (batch,)."""
+        return q.log_prob(z).sum(dim=-1) - self.log_prob(z)
+
+
+class VampPrior(nn.Module):
+    """p(z) = (1/K) sum_k q(z|u_k): the encoder's posterior averaged over K learned pseudo-inputs u_k.
+
+    Tomczak & Welling (2018), "VAE with a VampPrior". The encoder is the VAE's own (shared, not
+    copied); the pseudo-inputs live in data space and start near `init_mean`.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        encoder: nn.Module,
+        data_shape: Sequence[int],
+        num_pseudo_inputs: int = 500,
+        init_mean: float = 0.5,
+        init_std: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        # The VAE owns and registers the encoder; keeping a plain reference here avoids saving it twice.
+        object.__setattr__(self, "encoder", encoder)
+        self.pseudo_inputs = nn.Parameter(init_mean + init_std * torch.randn(num_pseudo_inputs, *data_shape))
+
+    def components(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and log-variances of q(z|u_k): each (num_pseudo_inputs, latent_dim)."""
+        return self.encoder(self.pseudo_inputs)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        means, log_vars = self.components()
+        log_weights = torch.full((len(means),), -math.log(len(means)), device=z.device, dtype=z.dtype)
+        return gaussian_mixture_log_prob(z, means, log_vars, log_weights)
+
+    def sample(self, num_samples: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        means, log_vars = self.components()
+        component = torch.randint(len(means), (num_samples,), device=means.device)
+        noise = torch.randn(num_samples, self.latent_dim, device=means.device)
+        return (means[component] + torch.exp(0.5 * log_vars[component]) * noise).to(device)
+
+    def kl(self, q: Normal, z: torch.Tensor) -> torch.Tensor:
+        """One-sample Monte Carlo estimate log q(z|x) - log p(z): (batch,)."""
+        return q.log_prob(z).sum(dim=-1) - self.log_prob(z)
