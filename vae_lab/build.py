@@ -99,6 +99,8 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs
         kl_schedule=build_kl_schedule(cfg),
         recon_weight=cfg.model.recon_weight,
         free_bits=cfg.model.free_bits,
+        objective=cfg.model.objective,
+        iwae_k=cfg.model.iwae_k,
         eval_seed=cfg.seed,
     )
 

@@ -7,6 +7,7 @@ Everything here is plain torch and works on any encoder, decoder, likelihood and
 the small contracts of ``encoders``, ``decoders``, ``likelihoods`` and ``priors``.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -81,12 +82,14 @@ class VAE(nn.Module):
         num_samples: int,
         mask: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
     ) -> torch.Tensor:
         """log w_k = log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x): (num_samples, batch).
 
         log mean_k w_k is an importance-sampled estimate of log p(x) (Burda et al. 2016); it is a
         lower bound in expectation that tightens as num_samples grows.
         noise: (num_samples, batch, latent_dim) standard normal draws to use instead of fresh ones.
+        kl_weight: weight of log p(z) - log q(z|x), as beta weighs the KL in the ELBO (1: the bound).
         """
         q = self.inference(x)
         if noise is None:
@@ -96,7 +99,23 @@ class VAE(nn.Module):
         repeated_x = x.expand(num_samples, *x.shape).flatten(0, 1)
         repeated_mask = None if mask is None else mask.expand(num_samples, *mask.shape).flatten(0, 1)
         log_px_given_z = self.likelihood.log_prob(repeated_x, params, repeated_mask).view(num_samples, -1)
-        return log_px_given_z + self.prior.log_prob(z) - q.log_prob(z).sum(dim=-1)
+        return log_px_given_z + kl_weight * (self.prior.log_prob(z) - q.log_prob(z).sum(dim=-1))
+
+    def iwae_bound(
+        self,
+        x: torch.Tensor,
+        num_samples: int,
+        mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+    ) -> torch.Tensor:
+        """The importance-weighted bound log (1/K) sum_k w_k (Burda et al. 2016): (batch,).
+
+        ELBO <= IWAE_K <= IWAE_{K+1} <= log p(x) in expectation; K = 1 is the ELBO with a
+        one-sample Monte Carlo KL. Arguments as in ``log_importance_weights``.
+        """
+        log_w = self.log_importance_weights(x, num_samples, mask, noise, kl_weight)
+        return torch.logsumexp(log_w, dim=0) - math.log(num_samples)
 
     @torch.no_grad()
     def sample(self, num_samples: int, mode: str = "mean") -> torch.Tensor:

@@ -5,6 +5,9 @@ Training minimizes, per batch (Kingma et al. 2016 for free bits):
     loss = recon_weight * mean_x recon_loss + kl_weight * sum_d max(free_bits, mean_x KL_d)
 
 kl_weight follows the KL schedule (``kl_schedules``: constant, warm-up, cyclical) up to ``beta``.
+With ``objective="iwae"`` the loss is instead the negative importance-weighted bound with K samples
+(Burda et al. 2016), -log (1/K) sum_k p(x|z_k) [p(z_k) / q(z_k|x)]^kl_weight, logged as ``iwae_bound``
+next to the ELBO; validation/test ``loss`` is then -IWAE_K at the final beta.
 Validation and test report the target objective per example, recon_weight * recon_loss + beta * kl
 with the final beta and no free bits, so epochs compare however the weight moved and the best
 checkpoint is never one picked mid-warm-up for its small KL weight.
@@ -24,12 +27,13 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from vae_lab.config_checks import check_number
-from vae_lab.errors import TrainingDiverged
+from vae_lab.errors import ConfigError, TrainingDiverged
 from vae_lab.models.vae import VAE, ELBOTerms
 from vae_lab.training.fixed_noise import FixedNoise
 from vae_lab.training.kl_schedules import Constant, KLSchedule
 
 TERMS = ("loss", "elbo", "recon_loss", "kl")
+OBJECTIVES = ("elbo", "iwae")
 
 
 class VAEModule(L.LightningModule):
@@ -39,6 +43,7 @@ class VAEModule(L.LightningModule):
     scheduler: None, or Lightning's lr-scheduler dict whose ``scheduler`` is a partial taking the optimizer.
     kl_schedule: (global step, epoch progress) -> KL weight, reaching ``kl_schedule.beta``; default constant 1.
     free_bits: nats per latent dimension of KL that cost nothing (0: off).
+    objective: ``elbo`` or ``iwae`` (the importance-weighted bound with ``iwae_k`` samples).
     """
 
     def __init__(
@@ -49,6 +54,8 @@ class VAEModule(L.LightningModule):
         kl_schedule: KLSchedule | None = None,
         recon_weight: float = 1.0,
         free_bits: float = 0.0,
+        objective: str = "elbo",
+        iwae_k: int = 5,
         eval_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -59,9 +66,13 @@ class VAEModule(L.LightningModule):
         self.beta = self.kl_schedule.beta
         self.recon_weight = check_number("model.recon_weight", recon_weight, minimum=0)
         self.free_bits = check_number("model.free_bits", free_bits, minimum=0)
+        self.objective = check_objective(objective, iwae_k, self.recon_weight, self.free_bits)
+        self.iwae_k = iwae_k
         self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
+        self.eval_iwae_noise = FixedNoise(iwae_k * vae.latent_dim, eval_seed + 1)
+        terms = TERMS + (("iwae_bound",) if objective == "iwae" else ())
         self.eval_metrics = nn.ModuleDict(
-            {stage: nn.ModuleDict({term: MeanMetric() for term in TERMS}) for stage in ("val", "test")}
+            {stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")}
         )
 
     def loss(self, terms: ELBOTerms) -> torch.Tensor:
@@ -82,16 +93,24 @@ class VAEModule(L.LightningModule):
         return self.recon_weight * terms.recon_loss.mean() + kl_weight * kl
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        terms = self.vae.elbo_terms(batch["x"], batch.get("mask"))
+        x, mask = batch["x"], batch.get("mask")
         epoch = self.current_epoch + batch_idx / self.trainer.num_training_batches
         kl_weight = self.kl_schedule(self.global_step, epoch)
-        loss = self.training_loss(terms, kl_weight)
+        if self.objective == "iwae":
+            terms = None
+            loss = -self.vae.iwae_bound(x, self.iwae_k, mask, kl_weight=kl_weight).mean()
+        else:
+            terms = self.vae.elbo_terms(x, mask)
+            loss = self.training_loss(terms, kl_weight)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss is {loss.item()} at global step {self.global_step} "
                 f"(epoch {self.current_epoch}, batch {batch_idx})"
             )
         if self._logs_this_step():
+            if terms is None:  # the IWAE step has no ELBO terms: one extra pass on the logged steps only
+                with torch.no_grad():
+                    terms = self.vae.elbo_terms(x, mask)
             summaries = {"loss": loss, "elbo": terms.elbo.mean(), "recon_loss": terms.recon_loss.mean(), "kl": terms.kl.mean()}
             self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": kl_weight}, on_step=True, on_epoch=False)
         return loss
@@ -114,6 +133,11 @@ class VAEModule(L.LightningModule):
         noise = self.eval_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
         terms = self.vae.elbo_terms(batch["x"], batch.get("mask"), noise)
         per_example = {"loss": self.loss(terms), "elbo": terms.elbo, "recon_loss": terms.recon_loss, "kl": terms.kl}
+        if self.objective == "iwae":
+            iwae_noise = self.eval_iwae_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
+            iwae_noise = iwae_noise.view(len(noise), self.iwae_k, -1).transpose(0, 1)  # (K, batch, latent_dim)
+            bound = self.vae.iwae_bound(batch["x"], self.iwae_k, batch.get("mask"), iwae_noise, kl_weight=self.beta)
+            per_example |= {"iwae_bound": bound, "loss": -bound}
         for term, values in per_example.items():
             metric = self.eval_metrics[stage][term]
             metric.update(values)
@@ -127,3 +151,18 @@ class VAEModule(L.LightningModule):
         scheduler = dict(self.scheduler_config)
         scheduler["scheduler"] = scheduler["scheduler"](optimizer)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def check_objective(objective: str, iwae_k: int, recon_weight: float, free_bits: float) -> str:
+    """The objective's name, or a ConfigError naming what does not fit."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"model.objective must be one of {', '.join(OBJECTIVES)}, got '{objective}'")
+    if objective == "iwae":
+        if not isinstance(iwae_k, int) or iwae_k < 1:
+            raise ConfigError(f"model.iwae_k must be a whole number >= 1, got {iwae_k}")
+        if recon_weight != 1 or free_bits != 0:
+            raise ConfigError(
+                "model.objective=iwae weighs reconstruction and prior inside one bound: it needs "
+                f"model.recon_weight=1 and model.free_bits=0 (got {recon_weight} and {free_bits})"
+            )
+    return objective
