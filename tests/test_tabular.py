@@ -1,6 +1,7 @@
 """Tabular data end to end: train on a generated mixed CSV, check samples, per-column losses, checkpoints, impute."""
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -104,6 +105,34 @@ def test_sampled_csv_has_the_original_columns_and_types(trained, tmp_path):
     assert synthetic["visits"].dtype == np.int64 and synthetic["x1"].dtype == np.float64
     assert set(synthetic["group"]) <= set(GROUPS) and set(synthetic["member"]) <= {"yes", "no"}
     assert (synthetic["x1"].round(3) == synthetic["x1"]).all()  # written with the training decimals
+
+
+def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained, tmp_path):
+    """`vae-lab sample ... output=synthetic.csv` and `vae-lab eval` on a table model, through the real CLI."""
+    frame, csv_path, results = trained
+    moved = tmp_path / "moved.csv"  # the training file moved since: data_path= says where it is now
+    moved.write_bytes(csv_path.read_bytes())
+    sampled = run_cli(["sample", f"ckpt_path={results['best_checkpoint']}", "n=1000", f"output={tmp_path / 'synthetic.csv'}"], cwd=tmp_path)
+    assert sampled.returncode == 0, sampled.stdout + sampled.stderr
+    synthetic = pd.read_csv(tmp_path / "synthetic.csv")
+    assert list(synthetic.columns) == MODELLED and len(synthetic) == 1000
+    assert synthetic["visits"].dtype == np.int64 and set(synthetic["group"]) <= set(GROUPS)
+    assert synthetic["group"].nunique() == len(GROUPS)  # draws (the default for tables), not the most likely category
+
+    output = tmp_path / "eval.json"
+    evaluated = run_cli(
+        ["eval", f"ckpt_path={results['best_checkpoint']}", f"data_path={moved}", f"output={output}",
+         "eval.iwae_samples=20", "eval.refine_examples=0", "eval.fidelity_samples=2000"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    report = json.loads(output.read_text())
+    fidelity = report["fidelity"]
+    by_metric = {(row["metric"], row["column"]): row["value"] for row in fidelity["columns"]}
+    assert {column for metric, column in by_metric if metric == "ks"} == {"x1", "x2", "visits"}
+    assert {column for metric, column in by_metric if metric == "tv"} == {"group", "member"}
+    assert by_metric["tv", "group"] < 0.05 and fidelity["correlation_mad"] < 0.1
+    assert report["log_likelihood"] >= report["elbo"]
 
 
 def test_impute_fills_missing_cells_only_and_beats_the_mean(trained, tmp_path):

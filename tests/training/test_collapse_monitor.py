@@ -60,10 +60,9 @@ def test_the_monitor_fires_on_a_collapsed_model(tmp_path, monkeypatch, caplog):
     assert metrics["val/active_units"].tolist() == [0, 0, 0]
     assert metrics["val/kl_dim/0"].tolist() == metrics["val/kl_dim/1"].tolist() == [0, 0, 0]
     warnings = [r.getMessage() for r in caplog.records if "posterior collapse" in r.getMessage()]
-    assert len(warnings) == 3  # every epoch: no active unit
-    assert "0 active units < 1" in warnings[0] and "KL <" not in warnings[0]
-    assert warnings[2].startswith("posterior collapse after epoch 3: 0 active units < 1 and KL < 0.5 nats for 3 epochs")
-    assert run.summary["collapse/warning"] == monitor.warning == warnings[2]
+    assert len(warnings) == 1  # after `patience` = 3 collapsed epochs, not before
+    assert warnings[0].startswith("posterior collapse after epoch 3: 0 active units < 1 for 3 epochs and KL < 0.5 nats for 3 epochs")
+    assert run.summary["collapse/warning"] == monitor.warning == warnings[0]
     assert {"val/active_units", "val/kl_dim/0", "val/kl_dim/1"} <= {key for row in run.history for key in row}
 
 
@@ -91,3 +90,12 @@ def test_low_kl_for_patience_epochs_fires_even_with_active_units():
 def test_bad_monitor_settings_are_config_errors(key, value):
     with pytest.raises(ConfigError, match=f"callbacks.collapse_monitor.{key} must be a finite number"):
         CollapseMonitor(**{key: value})
+
+
+def test_too_few_active_units_must_last_patience_epochs():
+    monitor = CollapseMonitor(min_active_units=2, kl_epsilon=0.0, patience=2)
+    usage = type("Usage", (), {"active_units": 1, "kl": 3.0, "kl_per_dim": [3.0, 0.0]})()
+    monitor.epochs_too_few_active = 1
+    assert monitor.diagnose(usage, epoch=1) is None
+    monitor.epochs_too_few_active = 2
+    assert monitor.diagnose(usage, epoch=2).startswith("posterior collapse after epoch 2: 1 active units < 2 for 2 epochs")

@@ -1,8 +1,8 @@
 """What the commands that start from a trained checkpoint share (eval, sample, encode).
 
 They rebuild model and data from the config stored in the checkpoint, so no training override is
-repeated; the only things they change are where the data is (``data_dir=``, when it moved) and their
-own keys. Their outputs go beside the checkpoint unless ``output=`` says otherwise, and they write
+repeated; the only things they change are where the data is (``data_dir=``, or ``data_path=`` for a
+CSV, when it moved) and their own keys. Their outputs go beside the checkpoint unless ``output=`` says otherwise, and they write
 nothing else (``conf/hydra/command.yaml``).
 """
 
@@ -47,12 +47,12 @@ TRAINING_GROUPS = ("data", "encoder", "decoder", "likelihood", "prior", "model",
 
 
 def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
-    """The run of ``cfg.ckpt_path``, with ``cfg.data_dir`` (if set) replacing where its data was."""
+    """The run of ``cfg.ckpt_path``, with ``cfg.data_dir`` / ``cfg.data_path`` (if set) replacing where its data was."""
     chosen = [group for group in TRAINING_GROUPS if group in cfg]
     if chosen:
         raise ConfigError(
             f"vae-lab {cfg.task_name} rebuilds model and data from the checkpoint, so {', '.join(chosen)} cannot be "
-            "chosen here; for data that moved pass data_dir=PATH, to change the model train another one"
+            "chosen here; for data that moved pass data_dir=PATH (a CSV: data_path=FILE), to change the model train another one"
         )
     if not cfg.get("ckpt_path"):
         raise ConfigError(
@@ -61,8 +61,9 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
         )
     path = Path(cfg.ckpt_path).expanduser().absolute()
     checkpoint = read_checkpoint(path)
-    data_dir = cfg.get("data_dir")
-    overrides = {"data_dir": str(data_dir)} if data_dir and "data_dir" in run_config(checkpoint).data else {}
+    stored = run_config(checkpoint).data
+    moved = {"data_dir": cfg.get("data_dir"), "path": cfg.get("data_path")}
+    overrides = {key: str(value) for key, value in moved.items() if value and key in stored}
     config, datamodule, module = load_run(path, overrides)
     return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
 

@@ -1,7 +1,8 @@
 """``vae-lab sample``: draw z ~ p(z), decode, and let the data module write the result.
 
 ``sample.mode=mean`` writes E[x|z] (the smooth images most implementations show), ``sample.mode=sample``
-a draw x ~ p(x|z) (what the model actually generates). Images: ``<output>.pt`` and a PNG grid.
+a draw x ~ p(x|z) (what the model actually generates). Unset: the data module's natural choice (mean
+for images, draws for tables). Images: ``<output>.pt`` and a PNG grid; tables: a CSV.
 """
 
 import logging
@@ -24,12 +25,13 @@ SAMPLES_PER_PASS = 10_000
 def sample(cfg: DictConfig) -> list[Path]:
     """Decode `n` prior draws; returns the files written."""
     mode, count = cfg.sample.mode, cfg.n
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         raise ConfigError(f"sample.mode must be mean (E[x|z]) or sample (a draw x ~ p(x|z)), got '{mode}'")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ConfigError(f"n must be an integer >= 1, got {count!r}")
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
+    mode = mode or run.datamodule.default_sample_mode
     output = output_path(cfg, run, f"samples_{mode}")
     vae = run.vae.to(device).eval()
     torch.manual_seed(cfg.seed)

@@ -27,6 +27,7 @@ class CSVDataModule(InMemoryDataModule):
     """Rows of a CSV file; see ``table_schema.SchemaOptions`` for the column options."""
 
     name = "csv"
+    default_sample_mode = "sample"  # synthetic rows: draws, not the most likely category of every column
 
     def __init__(
         self,

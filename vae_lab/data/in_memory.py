@@ -89,6 +89,9 @@ class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement ``load_splits`` (and may override ``train_transform``)."""
 
     name = "in_memory"
+    # What `vae-lab sample` writes unless sample.mode says: "mean" (E[x|z], as images are usually
+    # shown) or "sample" (draws x ~ p(x|z), what synthetic tables need).
+    default_sample_mode = "mean"
 
     def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None, seed: int = 0, pin_memory: bool = False) -> None:
         super().__init__()

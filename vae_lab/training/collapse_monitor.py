@@ -21,8 +21,9 @@ SUMMARY_KEY = "collapse/warning"
 
 class CollapseMonitor(Callback):
     """Logs ``val/active_units`` and ``val/kl_dim/<d>`` (KL of latent dimension d, nats) every validation
-    epoch, and warns when fewer than ``min_active_units`` units are active or the total KL has stayed
-    under ``kl_epsilon`` nats for ``patience`` validation epochs in a row.
+    epoch, and warns when fewer than ``min_active_units`` units have been active, or the total KL has
+    stayed under ``kl_epsilon`` nats, for ``patience`` validation epochs in a row (one epoch of a
+    healthy run that has not yet found its latent space is not a warning).
 
     A warning is a log line and the W&B summary field ``collapse/warning`` (the latest warning, a short
     text). A unit is active when Var_x(E_q[z_d | x]) > ``active_threshold`` (Burda et al. 2016).
@@ -44,13 +45,15 @@ class CollapseMonitor(Callback):
         self.active_threshold = check_number("callbacks.collapse_monitor.active_threshold", active_threshold, minimum=0)
         self.log_kl_per_dim = log_kl_per_dim
         self.epochs_under_epsilon = 0
+        self.epochs_too_few_active = 0
         self.warning: str | None = None  # the latest warning
 
     def state_dict(self) -> dict[str, int]:
-        return {"epochs_under_epsilon": self.epochs_under_epsilon}
+        return {"epochs_under_epsilon": self.epochs_under_epsilon, "epochs_too_few_active": self.epochs_too_few_active}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         self.epochs_under_epsilon = state_dict["epochs_under_epsilon"]
+        self.epochs_too_few_active = state_dict.get("epochs_too_few_active", 0)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -65,6 +68,7 @@ class CollapseMonitor(Callback):
         module.log_dict(metrics, on_step=False, on_epoch=True)
 
         self.epochs_under_epsilon = self.epochs_under_epsilon + 1 if usage.kl < self.kl_epsilon else 0
+        self.epochs_too_few_active = self.epochs_too_few_active + 1 if usage.active_units < self.min_active_units else 0
         warning = self.diagnose(usage, trainer.current_epoch + 1)
         if warning is not None and trainer.is_global_zero:
             self.warning = warning
@@ -74,10 +78,10 @@ class CollapseMonitor(Callback):
                     logger.experiment.summary[SUMMARY_KEY] = warning
 
     def diagnose(self, usage: LatentUsage, epoch: int) -> str | None:
-        """A short warning if `usage` after `epoch` (1-based), with the count of low-KL epochs, looks collapsed."""
+        """A short warning if `usage` after `epoch` (1-based), with the counts of bad epochs, looks collapsed."""
         reasons = []
-        if usage.active_units < self.min_active_units:
-            reasons.append(f"{usage.active_units} active units < {self.min_active_units}")
+        if self.epochs_too_few_active >= self.patience:
+            reasons.append(f"{usage.active_units} active units < {self.min_active_units} for {self.epochs_too_few_active} epochs")
         if self.epochs_under_epsilon >= self.patience:
             reasons.append(f"KL < {self.kl_epsilon:g} nats for {self.epochs_under_epsilon} epochs")
         if not reasons:
