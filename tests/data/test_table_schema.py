@@ -129,6 +129,15 @@ def test_preprocessing_is_fitted_on_the_given_rows_only(tmp_path):
     assert encoded.x[:60, 0].mean() == pytest.approx(0, abs=1e-6) and encoded.x[:60, 0].std() == pytest.approx(1, abs=1e-5)
 
 
+def test_without_standardization_numbers_enter_the_model_as_they_are(tmp_path):
+    frame = pd.DataFrame({"v": np.arange(100, dtype=float) * 1.5 + 1000, "c": ["a"] * 50 + ["b"] * 50})
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path, standardize=False)
+    encoded = schema.transform(table, str(path), dtype=np.float64)
+    assert encoded.x[:, 0].tolist() == frame["v"].tolist()
+    pd.testing.assert_series_equal(schema.inverse(encoded.x)["v"], frame["v"], check_exact=True)
+
+
 def test_missing_cells_are_masked_and_fed_to_the_encoder_as_training_means(tmp_path):
     frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"], "b": ["y", "n", "y", None]})
     path = csv_of(tmp_path, frame)

@@ -1,8 +1,9 @@
 """The importance-sampled log-likelihood against closed forms on probabilistic PCA."""
 
 import torch
+from torch.distributions import Normal, kl_divergence
 
-from linear_gaussian import LATENT_DIM, LinearGaussian, analytic_elbo
+from vae_lab.evaluation.linear_gaussian import LATENT_DIM, LinearGaussian, analytic_elbo
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 
@@ -22,6 +23,20 @@ def test_the_linear_gaussian_model_is_what_it_claims():
     exact_q = MODEL.vae()
     assert torch.allclose(analytic_elbo(MODEL, exact_q, X), MODEL.log_likelihood(X), atol=1e-4)
     assert (analytic_elbo(MODEL, MODEL.vae(mean_shift=1.0), X) < MODEL.log_likelihood(X)).all()
+
+
+def test_the_elbo_falls_short_of_log_px_by_the_kl_to_the_exact_posterior():
+    """log p(x) - KL(q(z|x) || p(z|x)) = ELBO for any q; the exact encoder outputs p(z|x)."""
+    exact = MODEL.posterior(X)
+    q_exact = MODEL.vae().inference(X)
+    assert torch.allclose(q_exact.loc.double(), exact.loc, atol=1e-4)
+    assert torch.allclose(q_exact.scale.double(), exact.scale, atol=1e-5)
+    perturbed = MODEL.vae(mean_shift=0.7, std_factor=1.5)
+    q = perturbed.inference(X)
+    q64 = Normal(q.loc.double(), q.scale.double())
+    kl_to_posterior = kl_divergence(q64, exact).sum(dim=1)
+    assert kl_to_posterior.min() > 0.1
+    assert torch.allclose(MODEL.log_likelihood(X) - kl_to_posterior, analytic_elbo(MODEL, perturbed, X), atol=1e-4)
 
 
 def test_with_the_exact_posterior_the_estimate_is_exact_for_every_k():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from linear_gaussian import LinearGaussian, analytic_elbo
+from vae_lab.evaluation.linear_gaussian import LinearGaussian, analytic_elbo
 from test_latent_usage import ConstructedEncoder
 from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
 from vae_lab.errors import ConfigError

@@ -45,6 +45,7 @@ class CSVDataModule(InMemoryDataModule):
         max_categories: int = 100,
         integer_categories: int = 10,
         na_values: list[str] = (),
+        standardize: bool = True,
         encoding: str = "utf-8",
         batch_size: int = 256,
         eval_batch_size: int | None = None,
@@ -58,7 +59,7 @@ class CSVDataModule(InMemoryDataModule):
         self.options = SchemaOptions(
             categorical=list(categorical), numeric=list(numeric), drop=list(drop), target=target, log=list(log),
             quantile=list(quantile), skewed=skewed, skew_threshold=skew_threshold, max_categories=max_categories,
-            integer_categories=integer_categories, na_values=list(na_values),
+            integer_categories=integer_categories, na_values=list(na_values), standardize=standardize,
         )  # fmt: skip
         self.schema: TableSchema | None = None
         self.rows: int | None = None

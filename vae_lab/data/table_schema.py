@@ -4,7 +4,7 @@ Column kinds, inferred from the training rows and overridable (``SchemaOptions``
 
 - ``numeric``: numbers with many distinct values. Optionally a signed log (sign(v) log(1 + |v|)) or a
   quantile transform (to normal scores), then centred and scaled with the training mean and standard
-  deviation. One slot; Gaussian likelihood.
+  deviation (``standardize``; off only to show why it matters). One slot; Gaussian likelihood.
 - ``categorical``: text, or integers with at most ``integer_categories`` distinct values. One-hot over
   the training categories; a value never seen in training is the explicit *unknown* category.
   One slot per category; Categorical likelihood.
@@ -77,6 +77,7 @@ class SchemaOptions:
     max_categories: int = 100
     integer_categories: int = 10
     na_values: list[str] = field(default_factory=list)
+    standardize: bool = True
 
     def __post_init__(self) -> None:
         for name in ("categorical", "numeric", "drop", "log", "quantile", "na_values"):
@@ -413,9 +414,10 @@ def fit_column(name: str, kind: str, dtype: str, observed: pa.ChunkedArray, valu
             raise ConfigError(f"data.quantile: column '{name}' needs at least 2 different training values for a quantile transform")
     if name == options.target:
         column.bins = np.quantile(values, np.linspace(0, 1, TARGET_BINS + 1)).tolist()
-    transformed = forward(column, values)
-    column.mean = float(transformed.mean())
-    column.std = float(transformed.std()) or 1.0
+    if options.standardize:  # false only to show why it matters (notebooks/05_tabular_csv.ipynb)
+        transformed = forward(column, values)
+        column.mean = float(transformed.mean())
+        column.std = float(transformed.std()) or 1.0
     return column
 
 

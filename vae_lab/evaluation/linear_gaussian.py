@@ -1,5 +1,7 @@
 """Probabilistic PCA built from vae_lab's own pieces, where log p(x) and p(z|x) are known exactly.
 
+The reference model for every estimator of log p(x) (tests/evaluation, notebooks/02_elbo.ipynb):
+
     z ~ N(0, I_L),  x = W z + b + eps,  eps ~ N(0, s^2 I_D)
     log p(x) = log N(x; b, W W^T + s^2 I)
     p(z|x) = N(C W^T (x - b) / s^2, C),  C = (I + W^T W / s^2)^-1
@@ -13,7 +15,7 @@ whose weights are set to output the exact posterior, or a perturbed one.
 import math
 
 import torch
-from torch.distributions import MultivariateNormal
+from torch.distributions import MultivariateNormal, Normal
 
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.encoders import MLPEncoder
@@ -46,6 +48,11 @@ class LinearGaussian:
         covariance = self.W @ self.W.T + SIGMA**2 * torch.eye(DATA_DIM, dtype=torch.float64)
         return MultivariateNormal(self.b, covariance).log_prob(x.double())
 
+    def posterior(self, x: torch.Tensor) -> Normal:
+        """The exact p(z|x) = N(C W^T (x - b) / s^2, C), diagonal here: x (n, D) -> batch shape (n, L), float64."""
+        mean = (x.double() - self.b) @ self.W * (self.posterior_var / SIGMA**2)
+        return Normal(mean, self.posterior_var.sqrt().expand_as(mean))
+
     def vae(self, mean_shift: float = 0.0, std_factor: float = 1.0) -> VAE:
         """The VAE whose encoder outputs the exact posterior with its mean moved by `mean_shift`
         posterior standard deviations and its standard deviation multiplied by `std_factor`."""
@@ -63,10 +70,6 @@ class LinearGaussian:
             encoder.head.bias[:LATENT_DIM] = -mean_weight @ self.b + mean_shift * posterior_std
             encoder.head.bias[LATENT_DIM:] = LOG_VAR_BOUND * torch.atanh(log_var / LOG_VAR_BOUND)  # inverts bounded_log_var
         return VAE(encoder, decoder, likelihood, StandardNormalPrior(LATENT_DIM))
-
-
-def log_mean_exp(values: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    return torch.logsumexp(values, dim) - math.log(values.shape[dim])
 
 
 def analytic_elbo(model: LinearGaussian, vae: VAE, x: torch.Tensor) -> torch.Tensor:
