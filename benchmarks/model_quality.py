@@ -28,12 +28,14 @@ published (test NLL, K = 5000):
   static binarization:  VAE 88.56, VampPrior 85.57 (Tomczak & Welling 2018); VAE 89.9 (Rezende & Mohamed 2015)"""
 
 
-def evaluation(run_dir: Path, results: dict, iwae_samples: int, data_dir: Path | None) -> dict:
+def evaluation(run_dir: Path, results: dict, iwae_samples: int, data_dir: Path | None, memory_budget_mb: float | None) -> dict:
     output = run_dir / f"eval_k{iwae_samples}.json"
     if not output.is_file():
         overrides = [f"ckpt_path={results['best_checkpoint']}", f"eval.iwae_samples={iwae_samples}", f"output={output}"]
         if data_dir:
             overrides.append(f"data_dir={data_dir.absolute()}")
+        if memory_budget_mb:
+            overrides.append(f"eval.memory_budget_mb={memory_budget_mb}")
         run("eval", *overrides)
     return json.loads(output.read_text())
 
@@ -52,10 +54,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="a finished vae-lab train run directory")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--iwae-samples", type=int, default=5000)
+    parser.add_argument("--memory-budget-mb", type=float, default=None,
+                        help="per pass (default 32 on a CPU); a VampPrior re-encodes its pseudo-inputs every pass, so give it more")
     args = parser.parse_args()
 
     results = json.loads((args.run / "results.json").read_text())
-    report = evaluation(args.run, results, args.iwae_samples, args.data_dir)
+    report = evaluation(args.run, results, args.iwae_samples, args.data_dir, args.memory_budget_mb)
     provenance = report["provenance"]
     config = (args.run / ".hydra" / "overrides.yaml").read_text().split("\n")
     print(f"run: {args.run} ({' '.join(line.lstrip('- ') for line in config if line.strip())})")
