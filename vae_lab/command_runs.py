@@ -3,7 +3,7 @@
 A notebook trains and evaluates with exactly what a user types in a terminal; this module only
 starts the process, names a fresh run directory and reads back what the command wrote:
 
-    run = train("data=ring", "likelihood=gaussian_learned", "model.latent_dim=2")
+    run = train("data=ring", "likelihood=gaussian", "likelihood.sigma=0.1", "model.latent_dim=2")
     run.results["test/elbo"]; config, datamodule, module = run.load()
     evaluation = evaluate(run.best_checkpoint, "eval.iwae_samples=100")
 """
