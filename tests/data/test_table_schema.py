@@ -136,6 +136,8 @@ def test_without_standardization_numbers_enter_the_model_as_they_are(tmp_path):
     encoded = schema.transform(table, str(path), dtype=np.float64)
     assert encoded.x[:, 0].tolist() == frame["v"].tolist()
     pd.testing.assert_series_equal(schema.inverse(encoded.x)["v"], frame["v"], check_exact=True)
+    with pytest.raises(ConfigError, match="data.standardize must be true or false"):
+        SchemaOptions(standardize="no")
 
 
 def test_missing_cells_are_masked_and_fed_to_the_encoder_as_training_means(tmp_path):

@@ -83,6 +83,8 @@ class SchemaOptions:
         for name in ("categorical", "numeric", "drop", "log", "quantile", "na_values"):
             setattr(self, name, [str(value) for value in getattr(self, name) or []])
         self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
+        if not isinstance(self.standardize, bool):
+            raise ConfigError(f"data.standardize must be true or false, got {self.standardize!r}")
         if self.skewed not in (None, "log", "quantile"):
             raise ConfigError(f"data.skewed must be null, log or quantile, got '{self.skewed}'")
         if self.max_categories < 2 or self.integer_categories < 0:
