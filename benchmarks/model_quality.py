@@ -14,13 +14,11 @@ import argparse
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vae_lab.command_runs import run  # noqa: E402
+from vae_lab.command_runs import run
 
 PUBLISHED = """\
 published (test NLL, K = 5000):
