@@ -57,6 +57,32 @@ def tiny_data_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
+# Rows per split of the small statically binarized MNIST that write_amat_files writes.
+SIZES = {"train": 30, "valid": 10, "test": 12}
+
+
+def amat_text(rows: torch.Tensor) -> str:
+    return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in rows)
+
+
+def write_amat_files(data_dir, gzipped=("train", "test")) -> dict[str, torch.Tensor]:
+    """Random 0/1 rows in binarized_mnist_{train,valid,test}.amat[.gz]; returns them by split name."""
+    folder = data_dir / "binarized_mnist"
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(0)
+    written = {}
+    for name, size in SIZES.items():
+        rows = torch.bernoulli(torch.full((size, 784), 0.2), generator=generator)
+        path = folder / f"binarized_mnist_{name}.amat"
+        if name in gzipped:
+            with gzip.open(f"{path}.gz", "wt") as file:
+                file.write(amat_text(rows))
+        else:
+            path.write_text(amat_text(rows))
+        written[name] = rows
+    return written
+
+
 # Small and fast: the shape of a real run, a few seconds on one CPU core.
 TINY = [
     "data.val_size=100",

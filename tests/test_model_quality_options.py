@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from conftest import TINY_MNIST, compose_train, read_results
+from conftest import SIZES, TINY_MNIST, compose_train, read_results, write_amat_files
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
 
@@ -39,6 +39,18 @@ def test_all_options_together_as_in_mnist_best(tiny_data_dir, tmp_path):
     results = train(compose_train(overrides, tmp_path, tiny_data_dir))
     assert results["test/iwae_bound"] >= results["test/elbo"]
     assert read_results(tmp_path)["best_checkpoint"] == results["best_checkpoint"]
+
+
+def test_mnist_best_trains_on_statically_binarized_mnist(tmp_path):
+    """The README's `experiment=mnist_best data=binarized_mnist`: the experiment's data settings fit both."""
+    write_amat_files(tmp_path / "data")
+    overrides = [
+        "experiment=mnist_best", "data=binarized_mnist", "data.batch_size=10", "trainer.max_epochs=1",
+        "prior.num_pseudo_inputs=5", "model.iwae_k=2", "encoder.hidden_sizes=[16]", "decoder.hidden_sizes=[16]",
+    ]
+    results = train(compose_train(overrides, tmp_path / "run", tmp_path / "data"))
+    assert results["status"] == "completed" and results["test/iwae_bound"] >= results["test/elbo"]
+    assert results["global_step"] == SIZES["train"] // 10  # one epoch over the .amat training rows
 
 
 def test_burda_experiment_is_the_paper_setup(tmp_path):

@@ -1,40 +1,14 @@
 """Statically binarized MNIST (.amat files written by the test), and the data-module hooks of image data."""
 
-import gzip
-
 import pytest
 import torch
 from PIL import Image
 
-from conftest import compose_train
+from conftest import SIZES, compose_train, write_amat_files
 from vae_lab.build import build_datamodule
 from vae_lab.data.binarized_mnist import BinarizedMNISTDataModule
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import DataError
-
-SIZES = {"train": 30, "valid": 10, "test": 12}
-
-
-def amat_text(rows: torch.Tensor) -> str:
-    return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in rows)
-
-
-def write_amat_files(data_dir, gzipped=("train", "test")) -> dict[str, torch.Tensor]:
-    """Random 0/1 rows in binarized_mnist_{train,valid,test}.amat[.gz]; returns them by split name."""
-    folder = data_dir / "binarized_mnist"
-    folder.mkdir(parents=True, exist_ok=True)
-    generator = torch.Generator().manual_seed(0)
-    written = {}
-    for name, size in SIZES.items():
-        rows = torch.bernoulli(torch.full((size, 784), 0.2), generator=generator)
-        path = folder / f"binarized_mnist_{name}.amat"
-        if name in gzipped:
-            with gzip.open(f"{path}.gz", "wt") as file:
-                file.write(amat_text(rows))
-        else:
-            path.write_text(amat_text(rows))
-        written[name] = rows
-    return written
 
 
 def test_reads_the_three_official_splits_plain_or_gzipped(tmp_path):
