@@ -16,6 +16,9 @@ from omegaconf import DictConfig
 from vae_lab import config_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
+# Each test names its own data folder; a user's VAE_LAB_DATA_DIR would override it in the commands the tests
+# run, so it is taken out of the environment here and offered only to the notebooks, which need real MNIST.
+USER_DATA_DIR = os.environ.pop("VAE_LAB_DATA_DIR", None)
 config_resolvers.register()
 torch.set_num_threads(1)  # tests are many small models; one thread each avoids oversubscription
 

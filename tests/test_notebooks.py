@@ -6,7 +6,6 @@ platform does (VAE_LAB_DATA_DIR), else in the shared data beside the repository;
 they are skipped, since nothing may be downloaded here.
 """
 
-import os
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from conftest import REPO
+from conftest import REPO, USER_DATA_DIR
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NEEDS_MNIST = {"03_latent_spaces", "04_posterior_collapse", "06_amortization_gap"}
@@ -23,7 +22,7 @@ MINUTES = 3  # each notebook's budget on the 2-core CPU (printed, not asserted: 
 
 
 def mnist_dir() -> Path | None:
-    candidates = [os.environ.get("VAE_LAB_DATA_DIR"), REPO.parent / "shared" / "data", REPO / "data"]
+    candidates = [USER_DATA_DIR, REPO.parent / "shared" / "data", REPO / "data"]
     for candidate in filter(None, candidates):
         if (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
             return Path(candidate).absolute()
