@@ -61,7 +61,7 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 
 # Rows per split of the small statically binarized MNIST that write_amat_files writes.
-SIZES = {"train": 30, "valid": 10, "test": 12}
+AMAT_SPLIT_SIZES = {"train": 30, "valid": 10, "test": 12}
 
 
 def amat_text(rows: torch.Tensor) -> str:
@@ -74,7 +74,7 @@ def write_amat_files(data_dir, gzipped=("train", "test")) -> dict[str, torch.Ten
     folder.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(0)
     written = {}
-    for name, size in SIZES.items():
+    for name, size in AMAT_SPLIT_SIZES.items():
         rows = torch.bernoulli(torch.full((size, 784), 0.2), generator=generator)
         path = folder / f"binarized_mnist_{name}.amat"
         if name in gzipped:

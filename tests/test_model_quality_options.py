@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from conftest import SIZES, TINY_MNIST, compose_train, read_results, write_amat_files
+from conftest import AMAT_SPLIT_SIZES, TINY_MNIST, compose_train, read_results, write_amat_files
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
 
@@ -50,7 +50,7 @@ def test_mnist_best_trains_on_statically_binarized_mnist(tmp_path):
     ]
     results = train(compose_train(overrides, tmp_path / "run", tmp_path / "data"))
     assert results["status"] == "completed" and results["test/iwae_bound"] >= results["test/elbo"]
-    assert results["global_step"] == SIZES["train"] // 10  # one epoch over the .amat training rows
+    assert results["global_step"] == AMAT_SPLIT_SIZES["train"] // 10  # one epoch over the .amat training rows
 
 
 def test_burda_experiment_is_the_paper_setup(tmp_path):
