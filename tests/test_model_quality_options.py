@@ -14,6 +14,7 @@ OPTIONS = {
     "mixture": ["prior=mixture_of_gaussians", "prior.num_components=3"],
     "burda_lr": ["scheduler=burda", "scheduler.scheduler.lr_lambda.epoch_scale=0.5"],
     "ema": ["callbacks=[default,ema]"],
+    "dropout": ["encoder.dropout=0.2", "decoder.dropout=0.2"],
     "conv": ["encoder=conv", "decoder=conv", "encoder.channels=[4,8]", "decoder.channels=[8,4]", "encoder.hidden_size=16", "decoder.hidden_size=16"],
 }
 

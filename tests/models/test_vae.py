@@ -107,3 +107,17 @@ def test_log_variance_is_bounded_even_for_extreme_inputs():
     encoder = MLPEncoder((4,), 2, hidden_sizes=[8])
     _, log_var = encoder(torch.full((1, 4), 1e6))
     assert torch.isfinite(log_var).all() and log_var.abs().max() <= 15.0
+
+
+def test_mlp_dropout_acts_in_training_only():
+    encoder = MLPEncoder((20,), 2, hidden_sizes=[64, 64], dropout=0.5)
+    decoder = MLPDecoder(2, (20,), hidden_sizes=[64], dropout=0.5)
+    x, z = torch.randn(4, 20), torch.randn(4, 2)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in encoder.modules()) == 2
+    encoder.train(), decoder.train()
+    assert not torch.equal(encoder(x)[0], encoder(x)[0]) and not torch.equal(decoder(z), decoder(z))
+    encoder.eval(), decoder.eval()
+    assert torch.equal(encoder(x)[0], encoder(x)[0]) and torch.equal(decoder(z), decoder(z))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in MLPEncoder((20,), 2, hidden_sizes=[8]).modules())
+    with pytest.raises(ConfigError, match="dropout must be in"):
+        MLPDecoder(2, (20,), dropout=1.0)

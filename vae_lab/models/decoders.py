@@ -25,10 +25,11 @@ class MLPDecoder(nn.Module):
         output_shape: Sequence[int],
         hidden_sizes: Sequence[int] = (400,),
         activation: str = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.output_shape = tuple(output_shape)
-        self.body, width = mlp(latent_dim, hidden_sizes, activation)
+        self.body, width = mlp(latent_dim, hidden_sizes, activation, dropout)
         self.head = nn.Linear(width, math.prod(output_shape))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

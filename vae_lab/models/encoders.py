@@ -25,9 +25,10 @@ class MLPEncoder(nn.Module):
         latent_dim: int,
         hidden_sizes: Sequence[int] = (400,),
         activation: str = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.body, width = mlp(math.prod(data_shape), hidden_sizes, activation)
+        self.body, width = mlp(math.prod(data_shape), hidden_sizes, activation, dropout)
         self.head = nn.Linear(width, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,12 +29,21 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def mlp(in_features: int, hidden_sizes: Sequence[int], activation: str) -> tuple[nn.Sequential, int]:
-    """Linear + activation layers; returns the network and its output width."""
+def mlp(
+    in_features: int, hidden_sizes: Sequence[int], activation: str, dropout: float = 0.0
+) -> tuple[nn.Sequential, int]:
+    """Linear + activation (+ dropout, when `dropout` > 0) layers; returns the network and its output width.
+
+    Dropout acts in training only (``model.train()``); evaluation and sampling run with ``model.eval()``.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     layers: list[nn.Module] = []
     width = in_features
     for size in hidden_sizes:
         layers += [nn.Linear(width, size), make_activation(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
         width = size
     return nn.Sequential(*layers), width
 
