@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from omegaconf import OmegaConf
 
 from conftest import TINY, TINY_MNIST, read_results, run_cli
 from test_train import assert_one_clear_message
+from vae_lab.sweeps import write_summary
 from wandb_offline import offline_runs, read_offline_run
 
 RING_DATA = [*TINY, "data=ring", "data.num_samples=600"]
@@ -78,6 +80,19 @@ def test_grid_sweep_wandb_runs_are_grouped_by_sweep_and_tagged_with_their_values
         assert run.config["model"]["latent_dim"] == int(swept[1].split("=")[1])
         ids.add(run.run_id)
     assert len(ids) == 4
+
+
+def test_a_job_whose_hydra_yaml_is_still_being_written_is_left_out_until_the_next_summary(grid_sweep, tmp_path):
+    """Parallel launchers: a job can end while Hydra, in another process, is still writing a new job's hydra.yaml."""
+    for job in ("0", "1"):
+        shutil.copytree(grid_sweep / job, tmp_path / job, ignore=shutil.ignore_patterns("checkpoints", "wandb"))
+    starting = tmp_path / "1" / ".hydra" / "hydra.yaml"
+    written = starting.read_text()
+    for partial in ("", written[: len(written) // 2], written[: written.index("  overrides:")]):
+        starting.write_text(partial)
+        assert [(row["job"], row["status"]) for row in write_summary(tmp_path, finished=False)] == [(0, "completed")]
+    starting.write_text(written)
+    assert [row["job"] for row in write_summary(tmp_path, finished=True)] == [0, 1]
 
 
 def test_failed_job_is_recorded_and_the_other_goes_on_under_submitit(tmp_path):

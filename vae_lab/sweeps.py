@@ -66,6 +66,19 @@ def record_failed_job(error: BaseException) -> None:
     write_summary(Path(hydra_cfg.sweep.dir), finished=False)
 
 
+def job_identity(hydra_file: Path) -> tuple[int, list[str]] | None:
+    """(job number, task overrides) from a job's ``.hydra/hydra.yaml``.
+
+    None while Hydra is still writing the file (not atomically) for a job that starts in another
+    process, e.g. under submitit or joblib, at the moment this job ends.
+    """
+    try:
+        hydra_node = yaml.safe_load(hydra_file.read_text())["hydra"]
+        return hydra_node["job"]["num"], hydra_node["overrides"]["task"]
+    except (yaml.YAMLError, TypeError, KeyError):
+        return None
+
+
 def job_rows(sweep_dir: Path, finished: bool) -> list[dict[str, Any]]:
     """One row per job directory of the sweep, ordered by job number.
 
@@ -75,8 +88,10 @@ def job_rows(sweep_dir: Path, finished: bool) -> list[dict[str, Any]]:
     rows = []
     for hydra_file in sweep_dir.glob("*/.hydra/hydra.yaml"):
         job_dir = hydra_file.parent.parent
-        hydra_node = yaml.safe_load(hydra_file.read_text())["hydra"]
-        row: dict[str, Any] = {"job": hydra_node["job"]["num"], "overrides": " ".join(hydra_node["overrides"]["task"])}
+        identity = job_identity(hydra_file)
+        if identity is None:  # a job starting in another process; its own end (or the multirun's) lists it
+            continue
+        row: dict[str, Any] = {"job": identity[0], "overrides": " ".join(identity[1])}
         results_file = job_dir / RESULTS
         if results_file.is_file():
             results = json.loads(results_file.read_text())
