@@ -110,12 +110,23 @@ def compose_train(overrides: list[str], output_dir: Path, data_dir: Path | None 
         return compose(config_name="train", overrides=[*overrides, *extra])
 
 
+def cli_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `vae-lab` command run from a test: W&B offline with no key, one thread, `env` on top.
+
+    WANDB_SERVICE is dropped: W&B sets it in this process when a test here logs to W&B, and a command that
+    inherits it joins this process's wandb-core instead of starting its own, as a user's command would
+    (a killed command's run then stays registered there and its resumption is refused: "run ID is in use").
+    """
+    full_env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
+    for name in ("WANDB_API_KEY", "WANDB_SERVICE"):
+        full_env.pop(name, None)
+    return full_env
+
+
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python -m vae_lab ARGS` in `cwd` (W&B offline, no network) and return the finished process."""
-    full_env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
-    full_env.pop("WANDB_API_KEY", None)
     return subprocess.run(
-        [sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, compose_train, read_results, run_cli
+from conftest import TINY, cli_environment, compose_train, read_results, run_cli
 from vae_lab.checkpoints import read_checkpoint
 from vae_lab.commands.train import train
 from vae_lab.errors import CheckpointError
@@ -23,12 +23,6 @@ RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 
 EVERY_4_STEPS = "callbacks.step_checkpoint.every_n_train_steps=4"
 
 
-def cli_env() -> dict[str, str]:
-    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1", **PROBES}
-    env.pop("WANDB_API_KEY", None)
-    return env
-
-
 def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path):
     reference = train(compose_train([*RING, EVERY_4_STEPS], tmp_path / "uninterrupted"))
     marker = tmp_path / "reached_step_14"
@@ -37,7 +31,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
         "+callbacks.hold._target_=lightning_probes.HoldAtStep", "+callbacks.hold.step=14", f"+callbacks.hold.marker={marker}",
     ]
     first = subprocess.Popen(
-        [sys.executable, "-m", "vae_lab", *command], cwd=tmp_path, env=cli_env(),
+        [sys.executable, "-m", "vae_lab", *command], cwd=tmp_path, env=cli_environment(PROBES),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
