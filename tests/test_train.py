@@ -2,12 +2,14 @@
 
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
 import yaml
 
-from conftest import TINY, TINY_MNIST, compose_train, read_results, run_cli
+from conftest import TINY, TINY_MNIST, cli_environment, compose_train, read_results, run_cli
 from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.train import train
 from wandb_offline import offline_runs, read_offline_run
@@ -104,6 +106,17 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
     assert config["model"]["latent_dim"] == 7  # command-line values win over the experiment's
     assert config["encoder"]["hidden_sizes"] == [400] and config["optimizer"]["lr"] == 0.001
     assert not (tmp_path / "runs").exists()
+
+
+def test_help_config_and_override_errors_answer_before_torch_and_lightning_are_imported(tmp_path):
+    for args in (["train", "--cfg", "job"], ["train", "--help"], ["train", "model.no_such_key=1"], ["eval", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "vae_lab", *args],
+            cwd=tmp_path, env=cli_environment(), capture_output=True, text=True, timeout=120,
+        )
+        imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+        assert "hydra" in imported and "vae_lab.cli" in imported, args
+        assert not {"torch", "lightning", "vae_lab.commands.train"} & imported, args
 
 
 def test_help_lists_commands_and_groups(tmp_path):

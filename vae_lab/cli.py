@@ -1,7 +1,9 @@
 """The ``vae-lab`` command: ``vae-lab <command> [Hydra overrides]``.
 
 Every command is a Hydra app (overrides, ``-m`` multirun, ``--cfg job``, ``--help``) whose config is
-``conf/<command>.yaml``. A user's mistake (``VaeLabError``) is reported as one message and a non-zero
+``conf/<command>.yaml`` and whose task is the ``task`` function of its module in ``vae_lab.commands``.
+That module (and with it torch and Lightning, several seconds of imports) is imported only once Hydra
+has composed the config, so ``--help``, ``--cfg job`` and a wrong override answer at once. A user's mistake (``VaeLabError``) is reported as one message and a non-zero
 exit status, never a traceback; Hydra reports config composition errors the same way.
 """
 
@@ -11,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict, read_write
 
@@ -20,6 +23,7 @@ from vae_lab.errors import VaeLabError
 
 log = logging.getLogger("vae_lab")
 
+# name (also the config's file name and task_name): (module with the task, one-line summary)
 COMMANDS = {
     "train": ("vae_lab.commands.train", "fit a VAE, test its best checkpoint, write results.json"),
     "eval": ("vae_lab.commands.evaluate", "log-likelihood, ELBO, gaps and latent usage of a checkpoint: eval.json"),
@@ -54,7 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     _current_command = name
     quiet_third_party()
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
-    importlib.import_module(COMMANDS[name][0]).main()
+    hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
+
+
+def run_command(cfg: DictConfig) -> Any:
+    """The Hydra task of every command (also in a launcher's process): import the command, run its task."""
+    module = importlib.import_module(COMMANDS[cfg.task_name][0])
+    return run_reporting_errors(module.task, cfg)
 
 
 def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:

@@ -8,12 +8,10 @@ import logging
 import os
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from vae_lab import cli
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
 from vae_lab.errors import ConfigError
 
@@ -46,8 +44,3 @@ def encode(cfg: DictConfig) -> Path:
 
 def task(cfg: DictConfig) -> None:
     encode(cfg)
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="encode")
-def main(cfg: DictConfig) -> None:
-    cli.run_reporting_errors(task, cfg)

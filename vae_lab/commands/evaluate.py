@@ -4,11 +4,9 @@ import logging
 import time
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import vae_lab
-from vae_lab import cli
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
 from vae_lab.commands.train import write_json
 from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
@@ -77,8 +75,3 @@ def flat_numbers(content: Any, prefix: str):
 def task(cfg: DictConfig) -> float:
     """The Hydra task: evaluate, then return the NLL (for sweeps over checkpoints or settings)."""
     return float(evaluate(cfg)["nll"])
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="eval")
-def main(cfg: DictConfig) -> float:
-    return cli.run_reporting_errors(task, cfg)

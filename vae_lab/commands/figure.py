@@ -10,11 +10,9 @@ import json
 import logging
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig, ListConfig
 
-from vae_lab import cli
 from vae_lab.checkpoints import load_run
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.evaluation.latent_usage import latent_usage
@@ -99,8 +97,3 @@ def objective_title(cfg: DictConfig) -> str:
 
 def task(cfg: DictConfig) -> str:
     return str(figure(cfg))
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="figure")
-def main(cfg: DictConfig) -> str:
-    return cli.run_reporting_errors(task, cfg)

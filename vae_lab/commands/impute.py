@@ -11,13 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from vae_lab import cli
 from vae_lab.checkpoints import load_run
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
@@ -80,8 +78,3 @@ def cell_text(value: Any, is_float: bool) -> str:
 
 def task(cfg: DictConfig) -> None:
     impute_csv(cfg)
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="impute")
-def main(cfg: DictConfig) -> None:
-    return cli.run_reporting_errors(task, cfg)

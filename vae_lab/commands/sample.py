@@ -8,11 +8,9 @@ for images, draws for tables). Images: ``<output>.pt`` and a PNG grid; tables: a
 import logging
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
-from vae_lab import cli
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
 from vae_lab.errors import ConfigError
 
@@ -44,8 +42,3 @@ def sample(cfg: DictConfig) -> list[Path]:
 
 def task(cfg: DictConfig) -> None:
     sample(cfg)
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="sample")
-def main(cfg: DictConfig) -> None:
-    cli.run_reporting_errors(task, cfg)

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
@@ -94,8 +93,3 @@ def task(cfg: DictConfig) -> float:
     key = cfg.optimized_metric
     value = results.get("best_val_loss") if key == "val/loss" else results.get(key)
     return float("nan") if value is None else float(value)
-
-
-@hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name="train")
-def main(cfg: DictConfig) -> float:
-    return cli.run_reporting_errors(task, cfg)
