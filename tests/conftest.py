@@ -12,6 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
+from xdist.scheduler import LoadScopeScheduling
 
 from vae_lab import config_resolvers
 
@@ -21,6 +22,25 @@ REPO = Path(__file__).resolve().parents[1]
 USER_DATA_DIR = os.environ.pop("VAE_LAB_DATA_DIR", None)
 config_resolvers.register()
 torch.set_num_threads(1)  # tests are many small models; one thread each avoids oversubscription
+
+NOTEBOOK_RUNS = "tests/test_notebooks.py::test_notebook_runs_top_to_bottom"
+
+
+class FilesTogetherNotebooksApart(LoadScopeScheduling):
+    """The workers' schedule: a file's tests run on one worker, as they share module-scoped trained runs;
+    each notebook run is a unit of its own, so the longest tests spread over the workers."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return nodeid if nodeid.startswith(NOTEBOOK_RUNS) else nodeid.split("::")[0]
+
+
+def pytest_xdist_make_scheduler(config, log) -> FilesTogetherNotebooksApart:
+    return FilesTogetherNotebooksApart(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Notebook runs first: the longest units start while the rest of the suite fills the other workers."""
+    items.sort(key=lambda item: not item.nodeid.startswith(NOTEBOOK_RUNS))
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
