@@ -3,8 +3,9 @@
 Every command is a Hydra app (overrides, ``-m`` multirun, ``--cfg job``, ``--help``) whose config is
 ``conf/<command>.yaml`` and whose task is the ``task`` function of its module in ``vae_lab.commands``.
 That module (and with it torch and Lightning, several seconds of imports) is imported only once Hydra
-has composed the config, so ``--help``, ``--cfg job`` and a wrong override answer at once. A user's mistake (``VaeLabError``) is reported as one message and a non-zero
-exit status, never a traceback; Hydra reports config composition errors the same way.
+has composed the config, so ``--help``, ``--cfg job`` and a wrong override answer at once. A user's
+mistake (``VaeLabError``) is reported as one message and a non-zero exit status, never a traceback;
+Hydra reports config composition errors the same way.
 """
 
 import importlib
