@@ -35,7 +35,6 @@ COMMANDS = {
 }
 
 config_resolvers.register()
-_current_command = ""
 
 
 def usage() -> str:
@@ -47,7 +46,6 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Dispatch ``vae-lab <command> ...`` to the command's Hydra app."""
-    global _current_command
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
@@ -56,7 +54,6 @@ def main(argv: list[str] | None = None) -> None:
     if name not in COMMANDS:
         print(f"vae-lab: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
-    _current_command = name
     quiet_third_party()
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
     hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
@@ -104,7 +101,7 @@ def log_to_file_on_rank_zero_only() -> None:
         handler.close()
 
 
-def prepare_ddp_subprocesses() -> None:
+def prepare_ddp_subprocesses(command: str) -> None:
     """Make Lightning's DDP launcher start copies of *this job* rather than of the whole command line.
 
     Lightning re-runs ``sys.argv`` plus ``hydra.run.dir=<HydraConfig.run.dir>`` for each extra local
@@ -115,6 +112,6 @@ def prepare_ddp_subprocesses() -> None:
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
-    sys.argv = [sys.argv[0], _current_command, *hydra_cfg.overrides.task, "hydra.mode=RUN"]
+    sys.argv = [sys.argv[0], command, *hydra_cfg.overrides.task, "hydra.mode=RUN"]
     with read_write(hydra_cfg), open_dict(hydra_cfg):
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir

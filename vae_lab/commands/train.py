@@ -41,7 +41,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if resume_from:
         log.info("resuming from %s", resume_from)
 
-    cli.prepare_ddp_subprocesses()
+    cli.prepare_ddp_subprocesses(cfg.task_name)
     process_state = ProcessState()
     try:
         try:
