@@ -33,8 +33,10 @@ def test_splits_are_seeded_disjoint_and_cover_every_row():
     again, other = split_rows(1000, 0.1, 0.2, seed=3), split_rows(1000, 0.1, 0.2, seed=4)
     assert all(np.array_equal(rows[s], again[s]) for s in rows) and not np.array_equal(rows["test"], other["test"])
     assert [len(v) for v in split_rows(1000, 50, 30, seed=0).values()] == [920, 50, 30]
-    with pytest.raises(ConfigError, match="not possible with"):
+    with pytest.raises(DataError, match=r"has 10 row\(s\), too few for the splits data.val_size=0.1 and data.test_size=12: they need at least 16 rows"):
         split_rows(10, 0.1, 12, seed=0)
+    with pytest.raises(DataError, match=r"t.csv has 1 row\(s\), too few .* at least 6 rows"):
+        split_rows(1, 0.1, 0.1, seed=0, source="t.csv")
 
 
 def test_batches_carry_the_mask_of_missing_cells_and_the_target_labels(table_path):

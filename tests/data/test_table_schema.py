@@ -65,14 +65,15 @@ def test_kinds_are_inferred_and_junk_is_dropped_with_a_warning(tmp_path, caplog)
     })  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="vae_lab.data.table_schema"):
         _, schema = infer(csv_of(tmp_path, frame))
-    assert kinds(schema) == {"amount": NUMERIC, "colour": CATEGORICAL, "rooms": CATEGORICAL, "yes_no": BINARY, "zip": CATEGORICAL}
+    assert kinds(schema) == {"day": NUMERIC, "amount": NUMERIC, "colour": CATEGORICAL, "rooms": CATEGORICAL, "yes_no": BINARY, "zip": CATEGORICAL}
     assert schema.columns[-1].categories == ["02134", "10001", "94105"]  # codes with leading zeros stay text
-    assert set(schema.dropped) == {"row", "uuid", "version", "comment", "day"}
+    assert schema.columns[0].format.type == "datetime" and schema.columns[0].format.unit == "D"  # dates are modelled
+    assert set(schema.dropped) == {"row", "uuid", "version", "comment"}
     assert schema.dropped["row"].startswith("ID-like") and schema.dropped["uuid"].startswith("ID-like")
     assert schema.dropped["version"].startswith("constant (every value is 'v1')")
-    assert schema.dropped["comment"].startswith("free text") and schema.dropped["day"].startswith("dates")
+    assert schema.dropped["comment"].startswith("free text")
     warned = " ".join(record.getMessage() for record in caplog.records)
-    for name in ("row", "uuid", "version", "comment", "day"):
+    for name in ("row", "uuid", "version", "comment"):
         assert f"column '{name}' of {tmp_path / 'table.csv'} is dropped" in warned
 
 
@@ -109,7 +110,7 @@ def test_round_trip_is_exact_for_observed_cells(tmp_path):
     })  # fmt: skip
     for dtype in (np.float64, np.float32):
         encoded = schema.transform(table, str(path), dtype=dtype)
-        columns = [c for c in schema.columns if not (dtype == np.float32 and c.transform != "standard")]
+        columns = [c for c in schema.columns if not (dtype == np.float32 and getattr(c, "transform", "standard") != "standard")]
         result = schema.inverse(encoded.x, encoded.mask)
         names = [c.name for c in columns]
         pd.testing.assert_frame_equal(result[names], expected[names], check_exact=True)
@@ -168,17 +169,26 @@ def test_unseen_categories_become_the_unknown_category_with_a_warning(tmp_path, 
 @pytest.mark.parametrize(
     "column, message",
     [
-        ([None, None, None, None], r"column 'v' of .*bad.csv is empty: every cell is missing; remove it or add it to data.drop"),
         ([1.5, float("inf"), 2.0, 3.0], r"column 'v' of .*bad.csv has infinite values \('inf' on line 3\)"),
         (["1.5"] * 18 + ["n.a.", "?"], r"column 'v' of .*bad.csv holds numbers but 2 cell\(s\) are not numbers: 'n.a.' on line 20, "
                                        r"'\?' on line 21; .*data.na_values=\['n.a.'\].*data.categorical=\[v\]"),
     ],
-    ids=["all-missing", "infinite", "stray-text"],
+    ids=["infinite", "stray-text"],
 )
 def test_bad_values_name_the_column_and_line(tmp_path, column, message):
     frame = pd.DataFrame({"v": column, "w": np.arange(len(column), dtype=float) * 0.5})
     with pytest.raises(DataError, match=message):
         infer(csv_of(tmp_path, frame, "bad.csv"))
+
+
+def test_a_column_without_any_value_is_dropped_with_a_warning(tmp_path, caplog):
+    frame = pd.DataFrame({"v": [None] * 20, "w": np.arange(20, dtype=float) * 0.5})
+    with caplog.at_level(logging.WARNING, logger="vae_lab.data.table_schema"):
+        _, schema = infer(csv_of(tmp_path, frame, "wide.csv"))
+    assert schema.names == ["w"] and schema.dropped == {"v": "empty (every cell is missing)"}
+    assert "column 'v' of" in caplog.text and "is dropped: empty (every cell is missing)" in caplog.text
+    with pytest.raises(DataError, match=r"column 'v' of .*wide.csv is empty \(every cell is missing\), but the config names it"):
+        infer(csv_of(tmp_path, frame, "wide.csv"), numeric=["v"])
 
 
 def test_a_table_with_no_usable_column_says_why(tmp_path):

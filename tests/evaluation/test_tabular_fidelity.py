@@ -6,7 +6,12 @@ import pytest
 
 from vae_lab.evaluation.tabular_fidelity import correlation_difference, tabular_fidelity, total_variation
 
-KINDS = {"numeric": ["a", "b"], "categorical": ["colour"], "binary": ["smoker"]}
+COLUMNS = [
+    {"name": "a", "kind": "numeric", "low": -5.0, "high": 5.0},
+    {"name": "b", "kind": "numeric", "low": -5.0, "high": 5.0},
+    {"name": "colour", "kind": "categorical", "support": ["r", "g"]},
+    {"name": "smoker", "kind": "binary", "support": ["no", "yes"]},
+]
 
 
 def test_total_variation_of_known_frequencies():
@@ -32,12 +37,12 @@ def test_identical_tables_score_zero_and_disjoint_ones_score_one():
     rng = np.random.default_rng(1)
     real = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), "colour": rng.choice(["r", "g"], 200),
                          "smoker": pd.array(rng.choice(["yes", "no"], 200), dtype="string")})  # fmt: skip
-    same = tabular_fidelity(real, real, KINDS)
+    same = tabular_fidelity(real, real, COLUMNS)
     assert same["ks_mean"] == 0 and same["tv_mean"] == 0 and same["correlation_mad"] == pytest.approx(0, abs=1e-12)
     assert [row["column"] for row in same["columns"]] == ["a", "b", "colour", "smoker"]
     assert {row["metric"] for row in same["columns"]} == {"ks", "tv"}
     disjoint = real.assign(a=real["a"] + 100, colour="blue", smoker="maybe")
-    different = tabular_fidelity(real, disjoint, KINDS)
+    different = tabular_fidelity(real, disjoint, COLUMNS)
     values = {row["column"]: row["value"] for row in different["columns"]}
     assert values["a"] == 1 and values["b"] == 0 and values["colour"] == 1 and values["smoker"] == 1
     assert different["real_rows"] == different["synthetic_rows"] == 200

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from vae_lab.checkpoints import load_run
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
-from vae_lab.data.table_schema import FLOAT, NUMERIC
+from vae_lab.data.cell_values import FLOAT
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.models.imputation import impute
 
@@ -41,7 +41,7 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
     schema = datamodule.fitted_schema()
     source = str(cfg.input)
-    table = read_csv_text(cfg.input, cfg.encoding or datamodule.encoding)
+    table = read_csv_text(cfg.input, cfg.encoding or datamodule.encoding, datamodule.delimiter)
     encoded = schema.transform(table, source)
     x = torch.from_numpy(encoded.x)
     mask = torch.ones_like(x, dtype=torch.bool) if encoded.mask is None else torch.from_numpy(encoded.mask)
@@ -57,7 +57,7 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
         rows = encoded.missing[:, i]
         if rows.any():
             frame[column.name] = frame[column.name].astype(object)
-            frame.loc[rows, column.name] = [cell_text(value, column.kind == NUMERIC and column.dtype == FLOAT) for value in values[column.name][rows]]
+            frame.loc[rows, column.name] = [cell_text(value, column.format.type == FLOAT and not column.format.decorated) for value in values[column.name][rows]]
     write_csv_atomically(frame, cfg.output)
     counts = {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),

@@ -19,8 +19,11 @@ import torch
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_split
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
-from vae_lab.evaluation.tabular_fidelity import tabular_fidelity
+from vae_lab.errors import ConfigError, DataError
+from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
 
+MIN_TRAIN_ROWS = 2
+PRIVACY_ROWS = 20_000  # rows compared by distance to the closest training row
 
 
 class CSVDataModule(InMemoryDataModule):
@@ -37,16 +40,24 @@ class CSVDataModule(InMemoryDataModule):
         target: str | None = None,
         categorical: list[str] = (),
         numeric: list[str] = (),
+        point_mass: list[str] = (),
+        datetime: list[str] = (),
         drop: list[str] = (),
         log: list[str] = (),
         quantile: list[str] = (),
         skewed: str | None = "quantile",
         skew_threshold: float = 2.0,
         max_categories: int = 100,
-        integer_categories: int = 10,
+        discrete_values: int = 20,
+        point_mass_share: float = 0.05,
+        clip: bool = True,
+        datetime_format: str | None = None,
+        thousands: str | None = None,
+        decimal: str | None = None,
         na_values: list[str] = (),
         standardize: bool = True,
         encoding: str = "utf-8",
+        delimiter: str | None = None,
         batch_size: int = 256,
         eval_batch_size: int | None = None,
         seed: int = 0,
@@ -55,11 +66,16 @@ class CSVDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.path = Path(path).expanduser()
         self.val_size, self.test_size = val_size, test_size
-        self.encoding = encoding
+        for key, size in (("data.val_size", val_size), ("data.test_size", test_size)):
+            if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
+                raise ConfigError(f"{key} must be a count >= 1 or a fraction in (0, 1), got {size!r}")
+        self.encoding, self.delimiter = encoding, delimiter
         self.options = SchemaOptions(
-            categorical=list(categorical), numeric=list(numeric), drop=list(drop), target=target, log=list(log),
-            quantile=list(quantile), skewed=skewed, skew_threshold=skew_threshold, max_categories=max_categories,
-            integer_categories=integer_categories, na_values=list(na_values), standardize=standardize,
+            categorical=list(categorical), numeric=list(numeric), point_mass=list(point_mass), datetime=list(datetime),
+            drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
+            skew_threshold=skew_threshold, max_categories=max_categories, discrete_values=discrete_values,
+            point_mass_share=point_mass_share, clip=clip, datetime_format=datetime_format, thousands=thousands,
+            decimal=decimal, na_values=list(na_values), standardize=standardize,
         )  # fmt: skip
         self.schema: TableSchema | None = None
         self.rows: int | None = None
@@ -69,9 +85,9 @@ class CSVDataModule(InMemoryDataModule):
         return str(self.path)
 
     def load_splits(self) -> dict[str, Split]:
-        table = read_csv_text(self.path, self.encoding)
+        table = read_csv_text(self.path, self.encoding, self.delimiter)
         self.rows = table.num_rows
-        rows = split_rows(table.num_rows, self.val_size, self.test_size, self.seed)
+        rows = split_rows(table.num_rows, self.val_size, self.test_size, self.seed, self.source)
         if self.schema is None:
             self.schema = infer_schema(table, rows["train"], self.options, self.source)
         encoded = self.schema.transform(table, self.source)
@@ -128,13 +144,24 @@ class CSVDataModule(InMemoryDataModule):
         """
         output = Path(output)
         path = output if output.suffix.lower() == ".csv" else output.parent / f"{output.name}.csv"
-        return [write_csv_atomically(self.fitted_schema().inverse(x), path)]
+        schema = self.fitted_schema()
+        return [write_csv_atomically(schema.inverse(schema.clip(x)), path)]
 
     def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
-        """Per-column KS / total variation and correlation difference between samples (n, width) and the real split."""
+        """Fidelity of samples (n, width) to the real split (``evaluation.tabular_fidelity``), and their
+        closeness to the training rows (``privacy``, on up to PRIVACY_ROWS rows of each)."""
         schema = self.fitted_schema()
-        real = self.split(split)
-        return tabular_fidelity(schema.inverse(real.x, real.mask), schema.inverse(samples), schema.columns_by_kind())
+        real, train = self.split(split), self.split("train")
+        samples = schema.clip(samples)
+        synthetic = schema.values(samples)
+        fidelity = tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.fidelity_columns())
+        generator = torch.Generator().manual_seed(self.seed)
+        train_subset = torch.randperm(len(train), generator=generator)[:PRIVACY_ROWS]
+        fidelity["privacy"] = privacy(
+            train.x[train_subset], samples[:PRIVACY_ROWS].cpu(), real.x[:PRIVACY_ROWS],
+            schema.values(train.x, train.mask), synthetic,
+        )  # fmt: skip
+        return fidelity
 
     def provenance(self) -> dict[str, Any]:
         schema = self.fitted_schema()
@@ -148,9 +175,26 @@ class CSVDataModule(InMemoryDataModule):
         }
 
 
-def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int) -> dict[str, np.ndarray]:
-    """Sorted row numbers of train, val and test: sizes are fractions of all n rows, or counts."""
-    counts = [round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size) for size in (test_size, val_size)]
+def split_counts(n: int, val_size: int | float, test_size: int | float) -> tuple[int, int]:
+    """(test, val) row counts of n rows: sizes are fractions of all n rows, or counts."""
+    test, val = (round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size) for size in (test_size, val_size))
+    return test, val
+
+
+def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int, source: str = "the table") -> dict[str, np.ndarray]:
+    """Sorted row numbers of train, val and test: sizes are fractions of all n rows, or counts.
+
+    A table too small for the splits (each needs a row, training two) is one message with the minimum.
+    """
+    counts = split_counts(n, val_size, test_size)
+    if min(counts) < 1 or n - sum(counts) < MIN_TRAIN_ROWS:
+        needed = next(m for m in range(3, 10**7) if min(split_counts(m, val_size, test_size)) >= 1
+                      and m - sum(split_counts(m, val_size, test_size)) >= MIN_TRAIN_ROWS)  # fmt: skip
+        raise DataError(
+            f"{source} has {n} row(s), too few for the splits data.val_size={val_size} and data.test_size={test_size}: "
+            f"they need at least {needed} rows ({MIN_TRAIN_ROWS} to train on and 1 each to validate and test); "
+            f"add rows, or give the sizes as counts (e.g. data.val_size=1 data.test_size=1)"
+        )
     everything = Split(torch.arange(n), torch.arange(n))
     rest, test = carve_split(everything, counts[0], seed)
     train, val = carve_split(rest, counts[1], seed + 1)

@@ -1,46 +1,96 @@
-"""How closely synthetic rows follow real ones, column by column and pair by pair.
+"""How closely synthetic rows follow real ones, column by column and pair by pair, and how close they
+come to copying the training rows.
 
-- numeric column: the two-sample Kolmogorov-Smirnov statistic, max_v |F_real(v) - F_synthetic(v)|
-  (0: same distribution, 1: disjoint);
-- categorical or binary column: the total-variation distance of the category frequencies,
-  (1/2) sum_c |p_real(c) - p_synthetic(c)| (0: same frequencies, 1: disjoint);
-- pairs: the mean absolute difference between the Pearson correlation matrices of the numeric and
-  binary columns (binary as 0/1), over the pairs above the diagonal (0 to 2).
+Per column (``columns``: one row each, with ``metric`` and ``value`` its main distance):
+
+- numeric and point-mass columns: the two-sample Kolmogorov-Smirnov statistic,
+  max_v |F_real(v) - F_synthetic(v)| (0: same distribution, 1: disjoint); ``range_violation``: the share
+  of synthetic values outside the training range; point-mass columns also ``point_mass_error``, the mean
+  over their masses of |share_real - share_synthetic|;
+- categorical (discrete numbers included) and binary columns: the total-variation distance of the
+  value frequencies, (1/2) sum_c |p_real(c) - p_synthetic(c)| (0: same, 1: disjoint); ``off_support``:
+  the share of synthetic values that are not training values; ``coverage``: the share of the real
+  values (rare ones included) that appear in the samples.
+
+Means over columns: ``ks_mean``, ``tv_mean`` and ``ks_tv_mean`` (every column's main distance, the
+figure the TVAE comparison ranks by), ``point_mass_error_mean``, ``off_support_share``,
+``range_violation_share``, ``coverage_mean``.
+
+Pairs: ``correlation_mad``, the mean |corr_real - corr_synthetic| over pairs of numeric and binary
+columns (0 to 2), and its similarity form ``correlation_similarity`` = 1 - mad / 2 (as SDMetrics'
+CorrelationSimilarity); ``contingency_similarity``, 1 - the total-variation distance of the joint
+frequencies, averaged over pairs of categorical and binary columns (as SDMetrics' ContingencySimilarity).
+
+Privacy (``privacy``): the share of synthetic rows identical to a training row, and the median distance
+(in model space: standardized numbers, one-hot categories) from synthetic rows to their closest training
+row, beside the same for held-out real rows: synthetic rows much closer than real ones are copies.
 
 Missing cells are left out of every comparison (correlations use the rows where both are observed).
+SDMetrics does the same things but pulls in plotly and a second copy of the RDT transformers for a
+few lines of arithmetic per metric; these are tested against closed forms instead.
 """
 
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.stats import ks_2samp
 
+CONTINUOUS = ("numeric", "point_mass")
+DISCRETE = ("categorical", "binary")
+PAIR_LIMIT = 20  # columns beyond which pairwise metrics use the first PAIR_LIMIT of each kind
 
-def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns_by_kind: dict[str, list[str]]) -> dict[str, Any]:
-    """Fidelity of `synthetic` to `real` (same columns, typed values); plain numbers, lists and dicts.
 
-    columns_by_kind: {"numeric": [...], "categorical": [...], "binary": [...]} column names.
-    Returns ``columns`` (one row per column: column, kind, metric, value), the means ``ks_mean`` and
-    ``tv_mean``, ``correlation_mad``, and the row counts compared.
+def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fidelity of `synthetic` to `real` (values: numbers and labels, ``TableSchema.values``); plain data.
+
+    columns: per modelled column ``name``, ``kind`` and, from training, ``support`` (values of a
+    categorical or binary column), ``masses`` (of a point-mass column), ``low`` and ``high`` (range of a
+    numeric one) (``TableSchema.fidelity_columns``).
     """
-    rows = []
-    for name in columns_by_kind.get("numeric", []):
-        real_values, synthetic_values = _observed(real[name]), _observed(synthetic[name])
-        statistic = float(ks_2samp(real_values, synthetic_values).statistic) if len(real_values) and len(synthetic_values) else None
-        rows.append({"column": name, "kind": "numeric", "metric": "ks", "value": statistic})
-    for kind in ("categorical", "binary"):
-        for name in columns_by_kind.get(kind, []):
-            rows.append({"column": name, "kind": kind, "metric": "tv", "value": total_variation(real[name], synthetic[name])})
-    correlated = [*columns_by_kind.get("numeric", []), *columns_by_kind.get("binary", [])]
+    rows = [_column_row(spec, real[spec["name"]], synthetic[spec["name"]]) for spec in columns]
+    continuous = [spec["name"] for spec in columns if spec["kind"] in CONTINUOUS]
+    discrete = [spec["name"] for spec in columns if spec["kind"] in DISCRETE]
+    correlated = [*continuous, *[spec["name"] for spec in columns if spec["kind"] == "binary"]]
+    correlation = correlation_difference(real[correlated], synthetic[correlated])
     return {
         "columns": rows,
         "ks_mean": _mean(row["value"] for row in rows if row["metric"] == "ks"),
         "tv_mean": _mean(row["value"] for row in rows if row["metric"] == "tv"),
-        "correlation_mad": correlation_difference(real[correlated], synthetic[correlated]),
+        "ks_tv_mean": _mean(row["value"] for row in rows),
+        "point_mass_error_mean": _mean(row.get("point_mass_error") for row in rows),
+        "off_support_share": _mean(row.get("off_support") for row in rows),
+        "range_violation_share": _mean(row.get("range_violation") for row in rows),
+        "coverage_mean": _mean(row.get("coverage") for row in rows),
+        "correlation_mad": correlation,
+        "correlation_similarity": None if correlation is None else 1 - correlation / 2,
+        "contingency_similarity": contingency_similarity(real[discrete[:PAIR_LIMIT]], synthetic[discrete[:PAIR_LIMIT]]),
         "real_rows": len(real),
         "synthetic_rows": len(synthetic),
     }
+
+
+def _column_row(spec: dict[str, Any], real: pd.Series, synthetic: pd.Series) -> dict[str, Any]:
+    name, kind = spec["name"], spec["kind"]
+    if kind in CONTINUOUS:
+        real_values, synthetic_values = _observed(real), _observed(synthetic)
+        statistic = float(ks_2samp(real_values, synthetic_values).statistic) if len(real_values) and len(synthetic_values) else None
+        row = {"column": name, "kind": kind, "metric": "ks", "value": statistic}
+        if len(synthetic_values):
+            row["range_violation"] = float(np.mean((synthetic_values < spec["low"]) | (synthetic_values > spec["high"])))
+        if spec.get("masses"):
+            row["point_mass_error"] = point_mass_error(real_values, synthetic_values, spec["masses"])
+        return row
+    row = {"column": name, "kind": kind, "metric": "tv", "value": total_variation(real, synthetic)}
+    observed_synthetic = synthetic.dropna()
+    if len(observed_synthetic) and spec.get("support") is not None:
+        row["off_support"] = float(1 - observed_synthetic.isin(spec["support"]).mean())
+    real_values = set(real.dropna())
+    if real_values:
+        row["coverage"] = len(real_values & set(observed_synthetic)) / len(real_values)
+    return row
 
 
 def total_variation(real: pd.Series, synthetic: pd.Series) -> float | None:
@@ -52,6 +102,13 @@ def total_variation(real: pd.Series, synthetic: pd.Series) -> float | None:
     return float(0.5 * p.sub(q, fill_value=0.0).abs().sum())
 
 
+def point_mass_error(real: np.ndarray, synthetic: np.ndarray, masses: list[float]) -> float | None:
+    """Mean over the masses of |share of real values at the mass - share of synthetic values at it|."""
+    if not len(real) or not len(synthetic):
+        return None
+    return float(np.mean([abs(np.mean(real == mass) - np.mean(synthetic == mass)) for mass in masses]))
+
+
 def correlation_difference(real: pd.DataFrame, synthetic: pd.DataFrame) -> float | None:
     """Mean |corr_real - corr_synthetic| over column pairs above the diagonal; None with fewer than 2 columns."""
     if real.shape[1] < 2:
@@ -61,6 +118,38 @@ def correlation_difference(real: pd.DataFrame, synthetic: pd.DataFrame) -> float
     difference = np.abs(real.corr().to_numpy() - synthetic.corr().to_numpy())[above]
     finite = difference[np.isfinite(difference)]
     return float(finite.mean()) if len(finite) else None
+
+
+def contingency_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float | None:
+    """Mean over column pairs of 1 - TV distance of their joint frequencies; None with fewer than 2 columns."""
+    if real.shape[1] < 2:
+        return None
+    similarities = []
+    for a, b in combinations(real.columns, 2):
+        p = real[[a, b]].dropna().value_counts(normalize=True)
+        q = synthetic[[a, b]].dropna().value_counts(normalize=True)
+        if len(p) and len(q):
+            similarities.append(1 - 0.5 * p.sub(q, fill_value=0.0).abs().sum())
+    return float(np.mean(similarities)) if similarities else None
+
+
+def privacy(train: torch.Tensor, synthetic: torch.Tensor, holdout: torch.Tensor, train_values: pd.DataFrame,
+            synthetic_values: pd.DataFrame, chunk: int = 1024) -> dict[str, float]:  # fmt: skip
+    """Copies and closeness: share of synthetic rows equal to a training row (in values), and median
+    distances to the closest training row of synthetic and of held-out rows (in model space, (n, width))."""
+    seen = pd.util.hash_pandas_object(train_values.astype(str), index=False)
+    identical = pd.util.hash_pandas_object(synthetic_values.astype(str), index=False).isin(seen).mean()
+    return {
+        "identical_share": float(identical),
+        "dcr_synthetic_median": _median_closest(synthetic, train, chunk),
+        "dcr_holdout_median": _median_closest(holdout, train, chunk),
+    }
+
+
+def _median_closest(rows: torch.Tensor, train: torch.Tensor, chunk: int) -> float:
+    rows, train = rows.double(), train.double()
+    closest = torch.cat([torch.cdist(rows[i : i + chunk], train).min(dim=1).values for i in range(0, len(rows), chunk)])
+    return float(closest.median())
 
 
 def _as_numbers(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -77,7 +166,7 @@ def _as_numbers(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[pd.DataFra
 
 
 def _observed(values: pd.Series) -> np.ndarray:
-    return values.dropna().to_numpy(dtype=np.float64)
+    return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=np.float64)
 
 
 def _mean(values) -> float | None:

@@ -1,11 +1,17 @@
-"""p(x|z) for a table with numeric, categorical and binary columns.
+"""p(x|z) for a table with numeric, categorical, binary and point-mass columns.
 
-x is a row in model space (``vae_lab.data.table_schema``): each column's slots side by side. The
+x is a row in model space (``vae_lab.data.column_kinds``): each column's slots side by side. The
 decoder outputs one parameter per slot, and each column has its own factor:
 
     log p(x|z) = sum_numeric log N(x_c; mu_c, sigma_c^2)        (sigma_c learned, bounded)
                + sum_categorical sum_k x_ck log softmax(l_c)_k    (x_c one-hot)
                + sum_binary x_c log sigmoid(l_c) + (1 - x_c) log sigmoid(-l_c)
+               + sum_point_mass [ sum_k o_ck log softmax(l_c)_k + o_c,cont log N(v_c; mu_c, sigma_c^2) ]
+
+A point-mass column's slots are [v_c, o_c]: o_c one-hot over (mass_1, ..., mass_m, continuous) and v_c
+the standardized value of a continuous cell. Its density is with respect to counting measure on the
+masses plus Lebesgue measure on the rest: P(mass_k) = pi_k, p(v, continuous) = pi_cont N(v; mu, sigma^2),
+so sum_k pi_k + pi_cont * integral N = 1 (a proper mixed discrete/continuous distribution).
 
 A missing cell (mask False in its slots) contributes nothing. ``column_log_prob`` gives the terms
 per column, so each column's reconstruction loss can be logged.
@@ -19,14 +25,14 @@ import torch.nn.functional as F
 from vae_lab.errors import ConfigError
 from vae_lab.models.likelihoods import BernoulliLikelihood, GaussianLikelihood, Likelihood
 
-KINDS = ("numeric", "categorical", "binary")
+KINDS = ("numeric", "categorical", "binary", "point_mass")
 
 
 class TabularLikelihood(Likelihood):
     """Mixed likelihood over a table's columns.
 
     columns: the layout from the data module (``likelihood_kwargs``): per column, in slot order, its
-        ``name``, ``kind`` (numeric, categorical or binary) and ``width`` (number of slots).
+        ``name``, ``kind`` (numeric, categorical, binary or point_mass) and ``width`` (number of slots).
     sigma: initial standard deviation of every numeric column (in standardized units), learned within
         [sigma_min, sigma_max] so a column's density cannot collapse onto a spike.
     """
@@ -62,19 +68,29 @@ class TabularLikelihood(Likelihood):
             self.register_buffer(f"{kind}_slots", torch.tensor([starts[i] for i in by_kind[kind]], dtype=torch.long), persistent=False)
         self.register_buffer("first_slots", torch.tensor(starts, dtype=torch.long), persistent=False)
         self.categorical_blocks = [(i, starts[i], widths[i]) for i in by_kind["categorical"]]
+        self.point_mass_blocks = [(i, starts[i], widths[i]) for i in by_kind["point_mass"]]
+        # One learned sigma per numeric column, then per point-mass column (its continuous value slot).
+        gaussian_slots = [starts[i] for i in by_kind["numeric"] + by_kind["point_mass"]]
+        self.register_buffer("gaussian_slots", torch.tensor(gaussian_slots, dtype=torch.long), persistent=False)
         self.gaussian = GaussianLikelihood(
-            (len(by_kind["numeric"]),), sigma=sigma, learn_sigma=True, sigma_min=sigma_min, sigma_max=sigma_max
+            (len(gaussian_slots),), sigma=sigma, learn_sigma=True, sigma_min=sigma_min, sigma_max=sigma_max
         )
         self.bernoulli = BernoulliLikelihood((len(by_kind["binary"]),))
 
     def column_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """log p(x_c|z) per column, ignoring the mask: x, params (batch, width) -> (batch, columns)."""
         out = x.new_zeros(len(x), len(self.column_names))
-        out[:, self.numeric_columns] = self.gaussian.elementwise_log_prob(x[:, self.numeric_slots], params[:, self.numeric_slots])
+        gaussian = self.gaussian.elementwise_log_prob(x[:, self.gaussian_slots], params[:, self.gaussian_slots])
+        numeric = len(self.numeric_columns)
+        out[:, self.numeric_columns] = gaussian[:, :numeric]
         out[:, self.binary_columns] = self.bernoulli.elementwise_log_prob(x[:, self.binary_slots], params[:, self.binary_slots])
         for column, start, width in self.categorical_blocks:
             block = slice(start, start + width)
             out[:, column] = (x[:, block] * F.log_softmax(params[:, block], dim=-1)).sum(dim=-1)
+        for j, (column, start, width) in enumerate(self.point_mass_blocks):
+            component = slice(start + 1, start + width)
+            choice = (x[:, component] * F.log_softmax(params[:, component], dim=-1)).sum(dim=-1)
+            out[:, column] = choice + x[:, start + width - 1] * gaussian[:, numeric + j]
         return out
 
     def observed_columns(self, mask: torch.Tensor) -> torch.Tensor:
@@ -89,19 +105,27 @@ class TabularLikelihood(Likelihood):
         return per_column.sum(dim=1)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        """E[x|z] in model space: numeric means, binary probabilities, categorical probability vectors."""
+        """E[x|z] in model space: numeric means, binary probabilities, categorical probability vectors; a
+        point-mass column's continuous mean and component probabilities."""
         out = params.clone()
         out[:, self.binary_slots] = torch.sigmoid(params[:, self.binary_slots])
         for _, start, width in self.categorical_blocks:
             out[:, start : start + width] = F.softmax(params[:, start : start + width], dim=-1)
+        for _, start, width in self.point_mass_blocks:
+            out[:, start + 1 : start + width] = F.softmax(params[:, start + 1 : start + width], dim=-1)
         return out
 
     def sample(self, params: torch.Tensor) -> torch.Tensor:
-        """x ~ p(x|z) in model space: numeric draws, binary 0/1, categorical one-hot."""
+        """x ~ p(x|z) in model space: numeric draws, binary 0/1, categorical one-hot; a point-mass column's
+        component one-hot, and its value drawn where the component is the continuous one (0 on a mass)."""
         out = params.clone()
-        out[:, self.numeric_slots] = self.gaussian.sample(params[:, self.numeric_slots])
+        out[:, self.gaussian_slots] = self.gaussian.sample(params[:, self.gaussian_slots])
         out[:, self.binary_slots] = self.bernoulli.sample(params[:, self.binary_slots])
         for _, start, width in self.categorical_blocks:
             draws = torch.distributions.Categorical(logits=params[:, start : start + width]).sample()
             out[:, start : start + width] = F.one_hot(draws, width).to(params.dtype)
+        for _, start, width in self.point_mass_blocks:
+            draws = torch.distributions.Categorical(logits=params[:, start + 1 : start + width]).sample()
+            out[:, start + 1 : start + width] = F.one_hot(draws, width - 1).to(params.dtype)
+            out[:, start] = torch.where(draws == width - 2, out[:, start], torch.zeros_like(out[:, start]))
         return out
