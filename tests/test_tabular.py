@@ -26,7 +26,7 @@ GROUPS = {"a": (0.5, (0.0, 0.0)), "b": (0.3, (3.0, 1.0)), "c": (0.2, (-2.0, 3.0)
 MODELLED = ["x1", "x2", "group", "visits", "member"]
 TABULAR = [
     "experiment=tabular", "encoder.hidden_sizes=[64,64]", "decoder.hidden_sizes=[64,64]", "model.latent_dim=4",
-    "data.batch_size=128", "data.test_size=0.2", "trainer.accelerator=cpu", "trainer.log_every_n_steps=10", "logger=csv",
+    "data.batch_size=128", "data.min_epoch_rows=0", "data.test_size=0.2", "trainer.accelerator=cpu", "trainer.log_every_n_steps=10", "logger=csv",
 ]  # fmt: skip
 
 

@@ -114,3 +114,36 @@ def test_without_a_column_layout_it_says_which_data_it_needs():
         TabularLikelihood((7,), COLUMNS)
     with pytest.raises(ConfigError, match="unknown column kind 'ordinal'"):
         TabularLikelihood((1,), [{"name": "a", "kind": "ordinal", "width": 1}])
+
+
+def test_the_point_mass_factor_is_a_normalized_mixed_distribution():
+    """Masses (counting measure) plus the continuous part (Lebesgue measure): sum_k P(mass_k) + integral p(v) dv = 1,
+    with P(mass_k) = softmax(l)_k and p(v, continuous) = softmax(l)_m N(v; mu, sigma^2) in closed form."""
+    columns = [{"name": "spend", "kind": "point_mass", "width": 4}, {"name": "age", "kind": "numeric", "width": 1}]  # 2 masses
+    likelihood = TabularLikelihood((5,), columns, sigma=0.6)
+    params = torch.tensor([[0.3, 1.2, -0.4, 0.5, 0.0]], dtype=torch.float64)
+    sigma = likelihood.gaussian.sigma(params).double()[0]
+    masses = [torch.tensor([[0.0, 1, 0, 0, 0.0]]), torch.tensor([[0.0, 0, 1, 0, 0.0]])]
+    mass_probability = sum(likelihood.column_log_prob(x.double(), params)[0, 0].exp() for x in masses)
+    grid = torch.linspace(0.3 - 12 * sigma.item(), 0.3 + 12 * sigma.item(), 20001, dtype=torch.float64)
+    x = torch.zeros(len(grid), 5, dtype=torch.float64)
+    x[:, 0], x[:, 3] = grid, 1.0
+    density = likelihood.column_log_prob(x, params.expand(len(grid), 5))[:, 0].exp()
+    assert float(mass_probability + torch.trapezoid(density, grid)) == pytest.approx(1.0, abs=1e-6)
+    weights = torch.softmax(params[0, 1:4], dim=0)
+    expected = weights[2].log() + Normal(0.3, sigma).log_prob(torch.tensor(1.7, dtype=torch.float64))
+    row = torch.tensor([[1.7, 0, 0, 1, 0.0]], dtype=torch.float64)
+    assert float(likelihood.column_log_prob(row, params)[0, 0]) == pytest.approx(float(expected), abs=1e-6)
+    assert float(likelihood.column_log_prob(masses[1].double(), params)[0, 0]) == pytest.approx(float(weights[1].log()), abs=1e-6)
+
+
+def test_point_mass_samples_put_the_masses_at_their_shares():
+    columns = [{"name": "spend", "kind": "point_mass", "width": 3}]  # one mass (0) and the continuous part
+    likelihood = TabularLikelihood((3,), columns)
+    params = torch.tensor([[2.0, torch.log(torch.tensor(0.4)), torch.log(torch.tensor(0.6))]]).expand(20000, 3)
+    torch.manual_seed(0)
+    draws = likelihood.sample(params)
+    on_mass = draws[:, 1] == 1
+    assert on_mass.float().mean().item() == pytest.approx(0.4, abs=0.015)
+    assert (draws[on_mass, 0] == 0).all() and (draws[:, 1] + draws[:, 2] == 1).all()
+    assert draws[~on_mass, 0].mean().item() == pytest.approx(2.0, abs=0.05)

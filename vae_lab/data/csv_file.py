@@ -58,8 +58,9 @@ def read_csv_text(path: str | Path, encoding: str = "utf-8", delimiter: str | No
     if content is not None and len(content) == 0:
         raise DataError(f"CSV file {path} is empty once decompressed; it needs a header line with column names and one line per row")
     head = _head_text(path, content, encoding)
+    forced = delimiter is not None or ".tsv" in [suffix.lower() for suffix in path.suffixes]
     delimiter = _delimiter(path, head, delimiter)
-    names = _header(path, head, delimiter)
+    names = _header(path, head, delimiter, detected=not forced)
     read_options = pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, block_size=1 << 24)
     convert_options = pa_csv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False)
     try:
@@ -145,8 +146,9 @@ def _parse_options(delimiter: str, invalid_row_handler=None) -> pa_csv.ParseOpti
     return pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid_row_handler)
 
 
-def _header(path: Path, head: str, delimiter: str) -> list[str]:
-    """The column names on line 1 (surrounding spaces and quotes stripped), checked for blanks and duplicates."""
+def _header(path: Path, head: str, delimiter: str, detected: bool) -> list[str]:
+    """The column names on line 1 (surrounding spaces and quotes stripped), checked for blanks and duplicates,
+    and, for a `detected` delimiter, for a single name that holds another delimiter."""
     raw = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
     names = [_unquoted(name) for name in raw]
     if not any(names):
@@ -162,7 +164,7 @@ def _header(path: Path, head: str, delimiter: str) -> list[str]:
                 "give every column a unique name"
             )
         seen[name] = i
-    if len(names) == 1 and any(c in names[0] for c in DELIMITERS if c != delimiter):
+    if detected and len(names) == 1 and any(c in names[0] for c in DELIMITERS if c != delimiter):
         others = ", ".join(DELIMITERS[c] for c in DELIMITERS if c != delimiter and c in names[0])
         raise DataError(
             f"CSV file {path}: the header reads as one column {names[0][:60]!r} with '{delimiter}' as the delimiter, but it "

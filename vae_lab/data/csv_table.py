@@ -10,6 +10,7 @@ a checkpoint rebuilds exactly the preprocessing it was trained with. With a rest
 file is read only when a split is needed, so sampling and imputation work without the training file.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class CSVDataModule(InMemoryDataModule):
         encoding: str = "utf-8",
         delimiter: str | None = None,
         batch_size: int = 256,
+        min_epoch_rows: int = 0,
         eval_batch_size: int | None = None,
         seed: int = 0,
         pin_memory: bool = False,
@@ -69,7 +71,9 @@ class CSVDataModule(InMemoryDataModule):
         for key, size in (("data.val_size", val_size), ("data.test_size", test_size)):
             if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
                 raise ConfigError(f"{key} must be a count >= 1 or a fraction in (0, 1), got {size!r}")
-        self.encoding, self.delimiter = encoding, delimiter
+        if min_epoch_rows < 0:
+            raise ConfigError(f"data.min_epoch_rows must be >= 0, got {min_epoch_rows}")
+        self.encoding, self.delimiter, self.min_epoch_rows = encoding, delimiter, min_epoch_rows
         self.options = SchemaOptions(
             categorical=list(categorical), numeric=list(numeric), point_mass=list(point_mass), datetime=list(datetime),
             drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
@@ -106,6 +110,11 @@ class CSVDataModule(InMemoryDataModule):
         if self.splits is None and name in SPLITS:
             self.splits = self.load_splits()
         return super().split(name)
+
+    def train_repeats(self) -> int:
+        """Passes over the training rows per epoch: enough for ``min_epoch_rows`` rows, so that a table of a
+        few dozen rows trains for as many steps per epoch as one of thousands."""
+        return max(1, math.ceil(self.min_epoch_rows / len(self.split("train"))))
 
     def fitted_schema(self) -> TableSchema:
         """The schema, fitting it on the training rows if it was not restored from a checkpoint."""

@@ -48,17 +48,22 @@ def unlabelled(x: torch.Tensor) -> Split:
 
 
 class SplitDataset(Dataset):
-    """A split whose batches are gathered in one indexing operation; ``transform`` acts on a batch's x."""
+    """A split whose batches are gathered in one indexing operation; ``transform`` acts on a batch's x.
 
-    def __init__(self, split: Split, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    repeats: how many times each row occurs in one pass (an epoch of a small table is several passes,
+    each row once per pass on average, in one seeded order); ``index`` stays the row number in the split.
+    """
+
+    def __init__(self, split: Split, transform: Callable[[torch.Tensor], torch.Tensor] | None = None, repeats: int = 1) -> None:
         self.split = split
         self.transform = transform
+        self.repeats = repeats
 
     def __len__(self) -> int:
-        return len(self.split)
+        return len(self.split) * self.repeats
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        index = torch.as_tensor(indices, dtype=torch.long)
+        index = torch.as_tensor(indices, dtype=torch.long) % len(self.split)
         rows = self.split.rows(index)
         batch = {"x": rows.x if self.transform is None else self.transform(rows.x), "y": rows.y, "index": index}
         if rows.mask is not None:
@@ -150,8 +155,12 @@ class InMemoryDataModule(L.LightningDataModule):
         """Extra arguments the likelihood needs to model this data (e.g. a table's column layout); none by default."""
         return {}
 
+    def train_repeats(self) -> int:
+        """How many passes over the training rows make one epoch; 1 by default."""
+        return 1
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform())
+        return self._loader("train", self.batch_size, shuffle=True, transform=self.train_transform(), repeats=self.train_repeats())
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)
@@ -163,8 +172,8 @@ class InMemoryDataModule(L.LightningDataModule):
         """An unshuffled loader over any split, for evaluation outside the Trainer."""
         return self._loader(split, batch_size or self.eval_batch_size, shuffle=False)
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool, transform=None) -> DataLoader:
-        dataset = SplitDataset(self.split(split), transform)
+    def _loader(self, split: str, batch_size: int, shuffle: bool, transform=None, repeats: int = 1) -> DataLoader:
+        dataset = SplitDataset(self.split(split), transform, repeats)
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         # The loader's own generator: creating an iterator then never consumes the global random stream.

@@ -8,8 +8,8 @@ observed training values:
   ``categorical`` over those values, so samples only take values that occur (discrete numbers: age
   brackets, a rate with five levels, 0-5 children);
 - integers that all differ and run in order down the file: an identifier, dropped;
-- values that hold at least ``point_mass_share`` of the rows and at least twice the share of either
-  neighbouring value (exact zeros, a cap): ``point_mass``;
+- values that hold at least ``point_mass_share`` of the rows (and 10 rows) and at least twice the
+  share of either neighbouring value (exact zeros, a cap): ``point_mass``;
 - otherwise ``numeric``, with a quantile or log transform when |skewness| > ``skew_threshold``.
 
 Text: two values ``binary``; dates, free text, identifiers and more than ``max_categories`` labels are
@@ -31,6 +31,7 @@ ID_SHARE = 0.9  # a text column with at least this share of distinct values (nam
 FREE_TEXT_WORDS = 3.0  # mean words per cell from which a high-cardinality text column is free text
 ROWS_PER_DISCRETE_VALUE = 2  # a column is discrete only if its values repeat on average this often
 MASS_OVER_NEIGHBOURS = 2.0  # a point mass holds at least this multiple of either neighbouring value's share
+MIN_MASS_ROWS = 10  # and at least this many training rows (3 rows of 50 are chance, not a mass)
 
 
 def infer_column(name: str, format: ValueFormat, values: np.ndarray | pa.ChunkedArray, options) -> tuple[Column | None, str]:
@@ -83,7 +84,7 @@ def point_masses(labels: np.ndarray, counts: np.ndarray, min_share: float) -> li
     """Values holding at least `min_share` of the rows and MASS_OVER_NEIGHBOURS times either neighbour's share."""
     shares = counts / counts.sum()
     neighbours = np.maximum(np.r_[0.0, shares[:-1]], np.r_[shares[1:], 0.0])
-    chosen = (shares >= min_share) & (shares >= MASS_OVER_NEIGHBOURS * neighbours)
+    chosen = (shares >= min_share) & (shares >= MASS_OVER_NEIGHBOURS * neighbours) & (counts >= MIN_MASS_ROWS)
     return [float(v) for v in labels[chosen]]
 
 
