@@ -38,6 +38,7 @@ FLOAT_PATTERN = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\
 INT_PATTERN = r"^\s*-?\d+\s*$"
 LEADING_ZERO_PATTERN = r"^\s*[+-]?0\d"  # 007, 02134: codes, not numbers
 CURRENCY = "$€£¥₹"
+NUMBER_LIKE = rf"^\s*[+-]?[{re.escape(CURRENCY)}]?\s*[+-]?[\d.,  ]+\s*%?\s*$"  # a decorated number, loosely
 BOOLEAN_PAIRS = (("false", "true"), ("no", "yes"), ("f", "t"), ("n", "y"), ("off", "on"), ("0", "1"))
 MAX_DECIMALS = 15
 STRAY_FRACTION = 0.9  # a text column whose cells are at least this often numbers is a numeric column with typos
@@ -268,6 +269,8 @@ def decorated_number_format(
     file's delimiter decides (a semicolon file writes decimal commas), with a warning naming the override.
     """
     sample = observed.slice(0, 5000)
+    if not pc.all(pc.match_substring_regex(sample, NUMBER_LIKE)).as_py():
+        return None  # fails fast on a text column
     prefix = _common(pc.extract_regex(sample, rf"^\s*[+-]?(?P<p>[{re.escape(CURRENCY)}]?)"), "p")
     suffix = _common(pc.extract_regex(sample, r"(?P<s>%?)\s*$"), "s")
     core = pc.replace_substring_regex(observed, rf"^\s*([+-]?)\s*[{re.escape(CURRENCY)}]?\s*|\s*%\s*$", r"\1")

@@ -36,6 +36,7 @@ from scipy.special import ndtri
 from vae_lab.data.cell_values import TEXT, ValueFormat
 
 QUANTILE_KNOTS = 1000
+MODEL_MARGIN = 1e-5  # standardized units: far above float32 rounding, far below any written decimal
 TRANSFORMS = ("standard", "log", "quantile")
 
 
@@ -221,11 +222,13 @@ class NumericColumn(Column):
             values = piecewise_linear(values, np.asarray(self.scores), np.asarray(self.knots))
         return self.format.round(values)
 
-    def bounds(self) -> tuple[float, float]:
+    def bounds(self) -> tuple[float, float] | None:
         """The training range (``clip``), or without it [0, inf) for a column never negative in training;
         every transform is increasing, so the bounds map to model space through ``forward``."""
         low, high = (self.low, self.high) if self.clip else (0.0 if self.low >= 0 else -np.inf, np.inf)
-        return tuple(float(self.forward(np.asarray([bound]))[0]) if np.isfinite(bound) else bound for bound in (low, high))
+        # Inside by MODEL_MARGIN, so that float32 model values decode inside the range, not one ulp beyond it.
+        return (float(self.forward(np.asarray([low]))[0]) + MODEL_MARGIN if np.isfinite(low) else low,
+                float(self.forward(np.asarray([high]))[0]) - MODEL_MARGIN if np.isfinite(high) else high)  # fmt: skip
 
     def encode(self, values, missing):
         return np.where(missing, 0.0, self.forward(np.where(missing, self.mean, values)))[:, None], missing.copy()
