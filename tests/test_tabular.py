@@ -132,6 +132,8 @@ def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained
     assert {column for metric, column in by_metric if metric == "ks"} == {"x1", "x2", "visits"}
     assert {column for metric, column in by_metric if metric == "tv"} == {"group", "member"}
     assert by_metric["tv", "group"] < 0.05 and fidelity["correlation_mad"] < 0.1
+    assert fidelity["off_support_share"] == 0 and fidelity["range_violation_share"] == 0 and fidelity["coverage_mean"] == 1
+    assert fidelity["ks_tv_mean"] < 0.1 and 0 <= fidelity["privacy"]["identical_share"] < 0.01
     assert report["log_likelihood"] >= report["elbo"]
 
 

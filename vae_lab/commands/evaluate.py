@@ -49,6 +49,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         metrics = {f"{prefix}/{name}": value for name, value in result.metrics().items()}
         fidelity = dict(flat_numbers(result.fidelity, f"{prefix}/fidelity"))
         tables = {f"{prefix}/fidelity": (["metric", "value"], [[k, v] for k, v in fidelity.items()])} if fidelity else {}
+        if result.fidelity.get("columns"):  # one row per column of a table: its kind and every per-column metric
+            fields = list(dict.fromkeys(key for row in result.fidelity["columns"] for key in row))
+            tables[f"{prefix}/fidelity_columns"] = (fields, [[row.get(key) for key in fields] for row in result.fidelity["columns"]])
         written = log_to_run(run.config, run.run_dir, metrics | fidelity, run.global_step, run.epoch, tables)
         if written:
             log.info("added eval/%s/* to the run's %s", cfg.split, " and ".join(written))
