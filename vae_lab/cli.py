@@ -9,9 +9,11 @@ Hydra reports config composition errors the same way.
 """
 
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -55,8 +57,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"vae-lab: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
     quiet_third_party()
+    make_sweeper_plugin_visible()
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
     hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
+
+
+def make_sweeper_plugin_visible() -> None:
+    """Let Hydra's plugin scan find our sweeper (``hydra_plugins.vae_lab_optuna_sweeper``) in an editable install.
+
+    An editable install maps the package through an import hook that ``pkgutil`` cannot list, and Hydra
+    only instantiates plugins its scan listed; naming the package's folder on the namespace path fixes
+    that. A regular install puts the package in site-packages, where the scan finds it anyway.
+    """
+    import hydra_plugins
+
+    spec = importlib.util.find_spec("hydra_plugins.vae_lab_optuna_sweeper")
+    folder = str(Path(spec.origin).parent.parent)
+    if folder not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(folder)
 
 
 def run_command(cfg: DictConfig) -> Any:

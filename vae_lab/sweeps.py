@@ -4,11 +4,10 @@
   ``status: failed`` and the error in its run directory. With ``continue_on_failure: true`` (the
   default) the other jobs go on and the sweep exits with status 1 once every job has ended; with
   ``false`` the sweep stops at the first failure. A single run (no ``-m``) always exits non-zero.
-- ``SweeperCheck``, a Hydra callback, stops a multirun before any job starts when the sweeper is set
-  up in a way the pinned stack cannot run (an Optuna database storage with optuna < 3).
 - ``SweepSummary``, a Hydra callback (``hydra.callbacks`` in conf/hydra/default.yaml), writes
   ``sweep.csv`` and ``sweep.json`` in the sweep directory: one row per job with its number,
-  overrides, status, final metrics (its ``results.json``), error and run directory. Both files are
+  overrides, status (completed, pruned, failed, running), final metrics (its ``results.json``; a pruned
+  trial's epoch and last value), error and run directory. Both files are
   rewritten atomically at every job end (from whichever process ran the job) and at the end of the
   multirun, from the job directories themselves, so parallel launchers never lose a row.
 """
@@ -133,27 +132,9 @@ class SweepSummary(Callback):
         if not sweep_dir.is_dir():  # nothing was launched
             return
         rows = write_summary(sweep_dir, finished=True)
-        failed = [row for row in rows if row["status"] != "completed"]
+        failed = [row for row in rows if row["status"] not in ("completed", "pruned")]
         log.info("sweep summary: %s (%d jobs, %d failed)", sweep_dir / SUMMARY_CSV, len(rows), len(failed))
         if failed:
             for row in failed:
                 log.error("job %s (%s) failed: %s", row["job"], row["overrides"], row.get("error", ""))
             sys.exit(1)
-
-
-class SweeperCheck(Callback):
-    """One message, before any job runs, for sweeper settings that cannot work with the installed packages."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweeper = config.hydra.sweeper
-        if "optuna" not in str(sweeper.get("_target_", "")) or not sweeper.get("storage"):
-            return
-        import optuna
-
-        if int(optuna.__version__.split(".")[0]) < 3:
-            log.error(
-                "hydra.sweeper.storage=%s cannot work here: the Optuna sweeper plugin needs optuna<3, whose database "
-                "storage predates SQLAlchemy 2 (installed: optuna %s). Leave hydra.sweeper.storage=null (a study in memory)",
-                sweeper.storage, optuna.__version__,
-            )
-            sys.exit(2)

@@ -19,6 +19,7 @@ from vae_lab.resume import checkpoint_to_resume
 from vae_lab.training.distributed import ProcessState
 from vae_lab.training.random_state import RandomStateInCheckpoint
 from vae_lab.training.throughput import TrainingThroughput
+from vae_lab.training.trial_pruning import TrialPruning
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         best = (checkpoint.best_model_path or None) if has_checkpoints else None
         best_score = checkpoint.best_model_score if has_checkpoints else None
         last = (checkpoint.last_model_path or None) if has_checkpoints else None
-        test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        last_val = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/") and key.count("/") == 1}
+        pruned = next((c.pruned for c in trainer.callbacks if isinstance(c, TrialPruning) and c.pruned), None)
+        # A pruned trial of a search stops here: testing it would spend what pruning saved.
+        test_metrics = {} if pruned else trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
     finally:
         finish_wandb_run()
         process_state.restore()  # the next DDP job of a sweep in this process starts afresh
 
     results = {
-        "status": "completed",
+        "status": "pruned" if pruned else "completed",
+        **(pruned or {}),
         **{key: float(value) for key, value in sorted(test_metrics.items())},
+        **{f"last_{key}": value for key, value in sorted(last_val.items())},
         "best_val_loss": None if best_score is None else float(best_score),
         "best_checkpoint": best,
         "last_checkpoint": last,
@@ -87,9 +93,20 @@ def finish_wandb_run() -> None:
         wandb.finish()
 
 
-def task(cfg: DictConfig) -> float:
-    """The Hydra task: train, then return ``optimized_metric`` for sweepers."""
+def task(cfg: DictConfig) -> float | list[float] | None:
+    """The Hydra task: train, then return ``optimized_metric`` (one key, or a list of keys) for sweepers.
+
+    ``val/loss`` is the best validation loss; another ``val/...`` key its value at the last validation;
+    any other key (``test/elbo``) its value in results.json. A pruned trial returns None (results.json says pruned).
+    """
     results = train(cfg)
-    key = cfg.optimized_metric
-    value = results.get("best_val_loss") if key == "val/loss" else results.get(key)
+    if results["status"] == "pruned":
+        return None
+    keys = cfg.optimized_metric
+    values = [objective_value(results, key) for key in ([keys] if isinstance(keys, str) else keys)]
+    return values[0] if isinstance(keys, str) else values
+
+
+def objective_value(results: dict[str, Any], key: str) -> float:
+    value = results.get("best_val_loss") if key == "val/loss" else results.get(key, results.get(f"last_{key}"))
     return float("nan") if value is None else float(value)

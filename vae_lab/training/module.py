@@ -123,6 +123,11 @@ class VAEModule(L.LightningModule):
         """
         return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
 
+    def on_train_epoch_end(self) -> None:
+        """``train/lr``, the learning rate of the epoch, whenever a scheduler changes it."""
+        if self.scheduler_config is not None:
+            self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=False, on_epoch=True)
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
