@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vae_lab.checkpoints import CONFIG_KEY, read_checkpoint
 from vae_lab.errors import CheckpointError, ConfigError
+from vae_lab.run_dir import RunDir
 
 LAST = "last"
 MODEL_DEFINING_KEYS = ("data", "encoder", "decoder", "likelihood", "prior", "model")
@@ -45,9 +46,7 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> str | None:
 
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The most recently written of ``checkpoints/last.ckpt`` and Lightning's ``hpc_ckpt_*.ckpt``."""
-    candidates = [run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")]
-    existing = [path for path in candidates if path.is_file()]
-    return max(existing, key=lambda path: path.stat().st_mtime) if existing else None
+    return RunDir(run_dir).newest_checkpoint()
 
 
 def check_same_model(path: Path, cfg: DictConfig) -> None:

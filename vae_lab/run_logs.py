@@ -7,23 +7,23 @@ is resumed by the id kept in ``<run_dir>/wandb_run_id``, offline when no API key
 """
 
 import csv
+import io
 import logging
-import os
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from vae_lab.atomic_files import write_text
 from vae_lab.build import build
 from vae_lab.commands.train import finish_wandb_run
-from vae_lab.wandb_setup import RUN_ID_FILE, wandb_mode
+from vae_lab.run_dir import RunDir, RunDirInUse
+from vae_lab.wandb_setup import wandb_mode
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.csv"
-
 
 def append_metrics_row(path: Path, row: dict[str, float | int]) -> None:
-    """Append one row to a CSV metrics file, widening its header if needed; atomic (rewrite and rename)."""
+    """Append one row to a CSV metrics file, widening its header if needed; atomic (``atomic_files``)."""
     rows: list[dict[str, str]] = []
     fields: list[str] = []
     if path.is_file():
@@ -31,12 +31,11 @@ def append_metrics_row(path: Path, row: dict[str, float | int]) -> None:
             reader = csv.DictReader(file)
             rows, fields = list(reader), list(reader.fieldnames or [])
     fields += sorted(key for key in row if key not in fields)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows([*rows, row])
-    os.replace(partial, path)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows([*rows, row])
+    write_text(path, table.getvalue())
 
 
 def log_to_run(
@@ -50,28 +49,34 @@ def log_to_run(
     """Add `metrics` (and W&B `tables`: key -> (columns, rows)) to the loggers the run used.
 
     Returns what was written to: ``metrics.csv`` and/or ``wandb``. A logger the run did not use,
-    or whose files are gone, is skipped.
+    or whose files are gone, is skipped; so is everything while a training holds the run's lock
+    (``vae_lab.run_dir``), with a warning.
     """
     loggers = run_config.get("logger") or {}
+    run = RunDir(run_dir)
     written = []
-    if loggers.get("csv") is not None and (run_dir / METRICS_FILE).is_file():
-        append_metrics_row(run_dir / METRICS_FILE, {"epoch": epoch, "step": step, **metrics})
-        written.append(METRICS_FILE)
-    if loggers.get("wandb") is not None and (run_dir / RUN_ID_FILE).is_file() and wandb_mode() != "disabled":
-        _log_to_wandb(loggers.wandb, run_dir, metrics, step, tables or {})
-        written.append("wandb")
+    try:
+        with run.locked():
+            if loggers.get("csv") is not None and run.metrics.is_file():
+                append_metrics_row(run.metrics, {"epoch": epoch, "step": step, **metrics})
+                written.append(run.METRICS)
+            if loggers.get("wandb") is not None and run.wandb_run_id.is_file() and wandb_mode() != "disabled":
+                _log_to_wandb(loggers.wandb, run, metrics, step, tables or {})
+                written.append("wandb")
+    except RunDirInUse as error:
+        log.warning("not adding the metrics to the run's logs: %s", error)
     return written
 
 
-def _log_to_wandb(node: DictConfig, run_dir: Path, metrics: dict[str, float], step: int, tables: dict) -> None:
+def _log_to_wandb(node: DictConfig, run: RunDir, metrics: dict[str, float], step: int, tables: dict) -> None:
     mode = wandb_mode()
     logger = build(
         node,
-        save_dir=str(run_dir),
-        id=(run_dir / RUN_ID_FILE).read_text().strip(),
+        save_dir=str(run.path),
+        id=run.wandb_run_id.read_text().strip(),
         resume="allow",
         offline=mode in ("offline", "dryrun"),
-        name=node.get("name") or run_dir.name,
+        name=node.get("name") or run.path.name,
     )
     try:
         logger.log_metrics(metrics, step=step)

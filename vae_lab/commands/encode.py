@@ -5,13 +5,13 @@ data has none) and ``index`` (n,) row numbers in the split, for plots and downst
 """
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from vae_lab.atomic_files import replace_atomically
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
 from vae_lab.errors import ConfigError
 
@@ -33,11 +33,8 @@ def encode(cfg: DictConfig) -> Path:
             mean, log_var = encoder(x.to(device))
             means.append(mean.float().cpu())
             log_vars.append(log_var.float().cpu())
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    with partial.open("wb") as file:  # a file object: numpy adds no suffix
-        np.savez(file, mean=torch.cat(means).numpy(), log_var=torch.cat(log_vars).numpy(), y=split.y.numpy(), index=np.arange(len(split)))
-    os.replace(partial, output)
+    arrays = {"mean": torch.cat(means).numpy(), "log_var": torch.cat(log_vars).numpy(), "y": split.y.numpy(), "index": np.arange(len(split))}
+    replace_atomically(output, lambda file: np.savez(file, **arrays))  # a file object: numpy adds no suffix
     log.info("wrote %s: %d examples x %d latent dimensions (%s split)", output, len(split), run.vae.latent_dim, cfg.split)
     return output
 

@@ -1,6 +1,5 @@
 """RGB image tensors (3, height, width) uint8: from matplotlib figures and image batches, to PNG files."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 from torchvision.utils import make_grid
+
+from vae_lab.atomic_files import replace_atomically
 
 PADDING = 2  # pixels between the cells of a grid
 
@@ -32,8 +33,5 @@ def grid_to_image(images: torch.Tensor, per_row: int) -> torch.Tensor:
 
 def write_png(image: torch.Tensor, path: Path) -> Path:
     """Write an image (3, h, w) uint8 as PNG, atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(image.permute(1, 2, 0).numpy()).save(partial, format="PNG")
-    os.replace(partial, path)
+    replace_atomically(path, lambda file: Image.fromarray(image.permute(1, 2, 0).numpy()).save(file, format="PNG"))
     return path
