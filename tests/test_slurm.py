@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def slurm(tmp_path_factory):
 
 
 def slurm_cli(args: list[str], cwd: Path, conf: str) -> subprocess.Popen:
-    return subprocess.Popen(["vae-lab", *args] if shutil.which("vae-lab") else [os.sys.executable, "-m", "vae_lab", *args], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "vae_lab", *args], cwd=cwd,
                             env=cli_environment({"SLURM_CONF": conf}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
