@@ -128,7 +128,7 @@ def main() -> None:
 
     ours = rates["vae_lab (Lightning, in-memory)"]
     print(f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads")
-    print(f"| loop | samples/s | vae_lab / loop |\n|---|---:|---:|")
+    print("| loop | samples/s | vae_lab / loop |\n|---|---:|---:|")
     for name, rate in rates.items():
         print(f"| {name} | {rate:,.0f} | {ours / rate:.2f}x |")
 

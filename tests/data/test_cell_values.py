@@ -32,7 +32,7 @@ def schema_of(path, **options):
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
 def test_each_delimiter_is_detected(tmp_path, delimiter):
-    content = ROWS.replace(",", delimiter).replace(f'"Bo{delimiter} Jr."', f'"Bo, Jr."')
+    content = ROWS.replace(",", delimiter).replace(f'"Bo{delimiter} Jr."', '"Bo, Jr."')
     table = read_csv_text(write(tmp_path, "t.csv", content))
     assert table.column_names == ["id", "name", "amount"]
     assert table.column("name").to_pylist() == ["Ann", "Bo, Jr.", "Cy"]

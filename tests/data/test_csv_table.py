@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vae_lab.data.csv_table import CSVDataModule, split_rows
-from vae_lab.errors import ConfigError, DataError
+from vae_lab.errors import DataError
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_dynamic_binarization_resamples_training_batches_but_fixes_evaluation(ti
     a, b = make(tiny_data_dir, pixels="dynamic"), make(tiny_data_dir, pixels="dynamic")
     assert torch.equal(a.split("test").x, b.split("test").x)
     assert set(a.split("test").x.unique().tolist()) == {0.0, 1.0}
-    first, second = next(iter(a.train_dataloader())), next(iter(a.train_dataloader()))
+    first = next(iter(a.train_dataloader()))
     assert set(first["x"].unique().tolist()) == {0.0, 1.0}
     torch.manual_seed(0)
     grey = a.split("train").x[:50]
