@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig
 
 from vae_lab import config_resolvers, sweeps
 from vae_lab.quiet import quiet_third_party
@@ -117,19 +116,3 @@ def log_to_file_on_rank_zero_only() -> None:
     for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
         root.removeHandler(handler)
         handler.close()
-
-
-def prepare_ddp_subprocesses(command: str) -> None:
-    """Make Lightning's DDP launcher start copies of *this job* rather than of the whole command line.
-
-    Lightning re-runs ``sys.argv`` plus ``hydra.run.dir=<HydraConfig.run.dir>`` for each extra local
-    process. We point it at this job's overrides (no ``-m``, no comma lists of a sweep, the command
-    name restored, a single run even where a config sets ``hydra.mode: MULTIRUN``) and at this job's
-    actual output directory, so all processes share one run directory.
-    """
-    if not HydraConfig.initialized():
-        return
-    hydra_cfg = HydraConfig.get()
-    sys.argv = [sys.argv[0], command, *hydra_cfg.overrides.task, "hydra.mode=RUN"]
-    with read_write(hydra_cfg), open_dict(hydra_cfg):
-        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_lab.checkpoints import load_run
+from vae_lab.run_dir import RunDir
 
 
 class CommandFailed(RuntimeError):
@@ -58,7 +59,7 @@ def train(*overrides: str, log_dir: str | Path = "runs", name: str = "run") -> T
     """``vae-lab train OVERRIDES`` in a fresh directory ``<log_dir>/train/<name>_<time>_<id>``."""
     run_dir = Path(log_dir).absolute() / "train" / f"{name}_{datetime.now():%Y%m%d_%H%M%S}_{uuid.uuid4().hex[:6]}"
     run("train", *overrides, f"hydra.run.dir={run_dir}")
-    return TrainedRun(run_dir, json.loads((run_dir / "results.json").read_text()))
+    return TrainedRun(run_dir, json.loads(RunDir(run_dir).results.read_text()))
 
 
 def evaluate(checkpoint: str | Path, *overrides: str) -> dict[str, Any]:

@@ -29,10 +29,11 @@ from omegaconf import DictConfig
 
 from vae_lab.atomic_files import write_json, write_text
 from vae_lab.errors import VaeLabError
+from vae_lab.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
-RESULTS = "results.json"
+RESULTS = RunDir.RESULTS
 SUMMARY_CSV = "sweep.csv"
 SUMMARY_JSON = "sweep.json"
 FIRST_COLUMNS = ("job", "status", "overrides")

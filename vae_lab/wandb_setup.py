@@ -12,6 +12,7 @@ import logging
 import netrc
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from vae_lab.atomic_files import write_text
+from vae_lab.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
-RUN_ID_FILE = "wandb_run_id"
+RUN_ID_FILE = RunDir.WANDB_RUN_ID
 MAX_TAG_LENGTH = 64  # W&B rejects longer tags
 
 
@@ -78,3 +80,10 @@ def wandb_init_kwargs(cfg: DictConfig) -> dict[str, Any]:
         kwargs["tags"] = [*(node.get("tags") or []), *swept]
         kwargs["name"] = node.get("name") or f"{kwargs['group']}/{run_dir.name}"
     return kwargs
+
+
+def finish_wandb_run() -> None:
+    """Close this process's W&B run, if any, so the next job of a sweep starts its own run."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()

@@ -10,7 +10,7 @@ from torch import nn
 
 from conftest import TINY, compose_train
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_trainer
-from vae_lab.commands.train import finish_wandb_run
+from vae_lab.wandb_setup import finish_wandb_run
 from vae_lab.errors import ConfigError
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood

@@ -18,6 +18,7 @@ from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.evaluation.latent_usage import latent_usage
 from vae_lab.visualization.images import write_png
 from vae_lab.visualization.latent_scatter import check_projection, latent_panels, posterior_means, project
+from vae_lab.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def find_checkpoints(path: Path) -> list[Path]:
     """The checkpoints `path` names: itself (a .ckpt file), a run's best, or the best of each job of a sweep."""
     if path.is_file():
         return [path]
-    if (path / "results.json").is_file():
+    if RunDir(path).results.is_file():
         return [best_checkpoint(path)]
     jobs = sorted((child for child in path.glob("*") if child.name.isdigit() and child.is_dir()), key=lambda child: int(child.name))
     if jobs:
@@ -71,7 +72,7 @@ def find_checkpoints(path: Path) -> list[Path]:
 
 def best_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint recorded in a finished run's results.json (found in its checkpoints/ if the run moved)."""
-    results_file = run_dir / "results.json"
+    results_file = RunDir(run_dir).results
     if not results_file.is_file():
         raise CheckpointError(f"{run_dir} has no results.json: its training did not finish; pass one of its checkpoints instead")
     try:

@@ -1,7 +1,6 @@
 """``vae-lab train``: fit a VAE, test its best checkpoint, write ``results.json`` in the run directory."""
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,16 +9,17 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
-from vae_lab import cli
 from vae_lab.atomic_files import write_json
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_module, build_trainer
 from vae_lab.checkpoints import RunConfigInCheckpoint
 from vae_lab.errors import TrainingDiverged
 from vae_lab.resume import checkpoint_to_resume
-from vae_lab.training.distributed import ProcessState
+from vae_lab.run_dir import RunDir
+from vae_lab.training.distributed import ProcessState, prepare_ddp_subprocesses
 from vae_lab.training.random_state import RandomStateInCheckpoint
 from vae_lab.training.throughput import TrainingThroughput
 from vae_lab.training.trial_pruning import TrialPruning
+from vae_lab.wandb_setup import finish_wandb_run
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if resume_from:
         log.info("resuming from %s", resume_from)
 
-    cli.prepare_ddp_subprocesses(cfg.task_name)
+    prepare_ddp_subprocesses(cfg.task_name)
     process_state = ProcessState()
     try:
         try:
@@ -81,16 +81,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "run_dir": str(run_dir),
     }
     if trainer.is_global_zero:
-        write_json(run_dir / "results.json", results)
-        log.info("test/elbo %.3f nats | results in %s", results.get("test/elbo", float("nan")), run_dir / "results.json")
+        write_json(RunDir(run_dir).results, results)
+        log.info("test/elbo %.3f nats | results in %s", results.get("test/elbo", float("nan")), RunDir(run_dir).results)
     return results
-
-
-def finish_wandb_run() -> None:
-    """Close this process's W&B run, if any, so the next job of a sweep starts its own run."""
-    wandb = sys.modules.get("wandb")
-    if wandb is not None and wandb.run is not None:
-        wandb.finish()
 
 
 def task(cfg: DictConfig) -> float | list[float] | None:
