@@ -49,6 +49,17 @@ def test_cli_run_writes_results_checkpoints_config_and_metrics(cli_run):
         assert key in header
 
 
+def test_every_console_line_is_printed_once(cli_run):
+    """Lightning's own console handler is dropped: its lines come once, through the run's logging."""
+    _, result = cli_run
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    messages = [re.sub(r"^\[[^]]*\]\[[^]]*\]\[[A-Z]+\] - ", "", line) for line in lines]
+    assert not [line for line in lines if line.startswith("INFO: ")]
+    repeated = {message for message in messages if messages.count(message) > 1 and not set(message) <= set("─━│┃ ")}
+    assert not repeated, repeated
+    assert "GPU available:" in result.stdout + result.stderr
+
+
 def test_wandb_offline_run_holds_the_config_and_metrics(cli_run):
     run_dir, _ = cli_run
     (run_file,) = offline_runs(run_dir)

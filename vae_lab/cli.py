@@ -20,7 +20,7 @@ import hydra
 from omegaconf import DictConfig
 
 from vae_lab import config_resolvers, sweeps
-from vae_lab.quiet import quiet_third_party
+from vae_lab.quiet import one_console, quiet_third_party
 from vae_lab.errors import VaeLabError
 
 log = logging.getLogger("vae_lab")
@@ -79,6 +79,7 @@ def make_sweeper_plugin_visible() -> None:
 def run_command(cfg: DictConfig) -> Any:
     """The Hydra task of every command (also in a launcher's process): import the command, run its task."""
     module = importlib.import_module(COMMANDS[cfg.task_name][0])
+    one_console()
     return run_reporting_errors(module.task, cfg)
 
 

@@ -123,8 +123,8 @@ class VAEModule(L.LightningModule):
         """
         return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
 
-    def on_train_epoch_end(self) -> None:
-        """``train/lr``, the learning rate of the epoch, whenever a scheduler changes it."""
+    def on_train_epoch_start(self) -> None:
+        """``train/lr``, the learning rate the epoch trains with, whenever a scheduler changes it."""
         if self.scheduler_config is not None:
             self.log("train/lr", self.optimizers().optimizer.param_groups[0]["lr"], on_step=False, on_epoch=True)
 
