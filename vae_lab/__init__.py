@@ -5,4 +5,4 @@ Data flows config -> data module (``vae_lab.data``) -> model (``vae_lab.models``
 The ``vae-lab`` command (``vae_lab.cli``) wires them together with Hydra.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
