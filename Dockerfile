@@ -29,6 +29,7 @@ RUN grep -vE '^(torch|torchvision|triton|nvidia-|cuda-)' constraints.txt > /tmp/
 COPY README.md ./
 COPY conf conf
 COPY vae_lab vae_lab
+COPY hydra_plugins hydra_plugins
 COPY benchmarks benchmarks
 RUN pip install --no-cache-dir --no-deps . \
     && useradd --uid 1000 --create-home --home-dir /home/vae vae \
