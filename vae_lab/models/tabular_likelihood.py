@@ -63,9 +63,9 @@ class TabularLikelihood(Likelihood):
             raise ConfigError(f"likelihood=tabular: the columns take {sum(widths)} slots but the data shape is {self.data_shape}")
         starts = [sum(widths[:i]) for i in range(len(widths))]
         by_kind = {kind: [i for i, k in enumerate(self.column_kinds) if k == kind] for kind in KINDS}
-        for kind in ("numeric", "binary"):
-            self.register_buffer(f"{kind}_columns", torch.tensor(by_kind[kind], dtype=torch.long), persistent=False)
-            self.register_buffer(f"{kind}_slots", torch.tensor([starts[i] for i in by_kind[kind]], dtype=torch.long), persistent=False)
+        self.register_buffer("numeric_columns", torch.tensor(by_kind["numeric"], dtype=torch.long), persistent=False)
+        self.register_buffer("binary_columns", torch.tensor(by_kind["binary"], dtype=torch.long), persistent=False)
+        self.register_buffer("binary_slots", torch.tensor([starts[i] for i in by_kind["binary"]], dtype=torch.long), persistent=False)
         self.register_buffer("first_slots", torch.tensor(starts, dtype=torch.long), persistent=False)
         self.categorical_blocks = [(i, starts[i], widths[i]) for i in by_kind["categorical"]]
         self.point_mass_blocks = [(i, starts[i], widths[i]) for i in by_kind["point_mass"]]
