@@ -42,6 +42,7 @@ from optuna.trial import TrialState
 
 from vae_lab.atomic_files import write_text
 from vae_lab.errors import ConfigError
+from vae_lab.run_dir import pid_alive
 from vae_lab.sweeps import RESULTS
 
 log = logging.getLogger(__name__)
@@ -285,12 +286,3 @@ def next_job_index(sweep_dir: Path) -> int:
     numbers = [int(p.name) for p in sweep_dir.glob("*") if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
     return max(numbers, default=-1) + 1
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
