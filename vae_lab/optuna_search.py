@@ -20,6 +20,7 @@ told to Optuna as pruned. The best trial (or, with several objectives, the Paret
 ``optimization_results.yaml`` in the sweep directory.
 """
 
+import json
 import logging
 import os
 import socket
@@ -272,8 +273,6 @@ class OptunaSearch:
 
 def job_outcome(job: JobReturn) -> str | None:
     """The status a job wrote to its results.json (completed, pruned, failed), or None if it wrote none."""
-    import json
-
     directory = job.hydra_cfg.hydra.runtime.output_dir if job.hydra_cfg is not None else job.working_dir
     path = Path(directory) / RESULTS if directory else None
     if path is None or not path.is_file():

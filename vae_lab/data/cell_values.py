@@ -32,7 +32,6 @@ from vae_lab.errors import DataError
 log = logging.getLogger(__name__)
 
 INT, FLOAT, TEXT, BOOLEAN, DATETIME = "int", "float", "text", "boolean", "datetime"
-NUMBER_TYPES = (INT, FLOAT, BOOLEAN, DATETIME)  # parsed to numbers
 
 FLOAT_PATTERN = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 INT_PATTERN = r"^\s*-?\d+\s*$"

@@ -37,7 +37,6 @@ from vae_lab.data.cell_values import TEXT, ValueFormat
 
 QUANTILE_KNOTS = 1000
 MODEL_MARGIN = 1e-5  # standardized units: far above float32 rounding, far below any written decimal
-TRANSFORMS = ("standard", "log", "quantile")
 
 
 @dataclass

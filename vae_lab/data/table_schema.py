@@ -39,7 +39,7 @@ from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-NUMERIC, CATEGORICAL, BINARY, POINT_MASS = "numeric", "categorical", "binary", "point_mass"
+NUMERIC, CATEGORICAL, BINARY = "numeric", "categorical", "binary"
 TARGET_BINS = 10  # a numeric target becomes decile labels
 
 
