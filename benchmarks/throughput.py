@@ -1,14 +1,18 @@
-"""Training throughput: vae_lab's Lightning loop vs. two plain PyTorch loops, same model, batch and machine.
+"""Training throughput: vae_lab's Lightning loop vs. plain PyTorch loops and the machine's FLOP limit.
 
     python benchmarks/throughput.py --data-dir ../shared/data [--epochs 2] [--threads N]
 
 Loops (all train the pytorch/examples VAE, 784-400-20 ReLU MLP, Bernoulli likelihood, Adam 1e-3, batch 128):
-- vae_lab:     `Trainer.fit` on our MNIST data module (in-memory tensors, whole-batch gathering);
-- dataloader:  the pytorch/examples style: torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL);
-- raw eager:   a hand-written loop over shuffled in-memory tensors: the floor of what any platform adds.
-Each loop runs one warm-up epoch, then `--epochs` timed epochs over the same 55,000 training images;
-validation is off. The timed part is steady-state training (for vae_lab: the TrainingThroughput callback,
-the figure results.json reports). Prints samples/s and ratios.
+- vae_lab eager / compiled: `Trainer.fit` on our MNIST data module (uint8 in memory, whole-batch
+  gathering), with our optimizer config (Adam with fused=true), without and with model.compile;
+- raw eager / raw compiled: a hand-written loop over shuffled in-memory float tensors with
+  pytorch/examples' optimizer (`optim.Adam(params, lr=1e-3)`), the second with the loss torch.compile'd;
+- raw compiled, fused Adam: the same loop with our optimizer setting, the floor of what any platform adds;
+- dataloader: the pytorch/examples style: torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL).
+The FLOP limit is the matmul FLOPs of one training example (forward and both backward products of every
+linear layer) divided into the rate of exactly those matrix products, measured here in the same run.
+Each loop runs one warm-up epoch (which pays for compilation), then `--epochs` timed epochs over the same
+55,000 training images; validation is off. Prints samples/s and ratios.
 """
 
 import argparse
@@ -16,6 +20,7 @@ import gzip
 import shutil
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -54,10 +59,11 @@ class SkipWarmUpEpoch(TrainingThroughput):
             self.examples, self.seconds = 0, 0.0
 
 
-def time_vae_lab(data_dir: Path, epochs: int) -> tuple[int, float]:
+def time_vae_lab(data_dir: Path, epochs: int, compile: bool) -> tuple[int, float]:
     torch.manual_seed(0)
     datamodule = MNISTDataModule(data_dir=str(data_dir), val_size=5000, download=False, batch_size=BATCH)
-    module = VAEModule(pytorch_examples_vae(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+    vae = pytorch_examples_vae().compile_math() if compile else pytorch_examples_vae()
+    module = VAEModule(vae, optimizer=partial(torch.optim.Adam, lr=1e-3, fused=True))
     throughput = SkipWarmUpEpoch()
     trainer = L.Trainer(
         accelerator="cpu", max_epochs=1 + epochs, limit_val_batches=0, logger=False, enable_checkpointing=False,
@@ -93,19 +99,43 @@ def time_dataloader_loop(data_dir: Path, epochs: int, num_examples: int) -> tupl
         return epochs * num_examples, time.perf_counter() - start
 
 
-def time_raw_loop(x_train: torch.Tensor, epochs: int) -> tuple[int, float]:
+def time_raw_loop(x_train: torch.Tensor, epochs: int, compile: bool, fused: bool = False) -> tuple[int, float]:
     torch.manual_seed(0)
     vae = pytorch_examples_vae()
-    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3, fused=fused)
+    loss_function = torch.compile(negative_elbo) if compile else negative_elbo
     for epoch in range(1 + epochs):
         if epoch == 1:
             start = time.perf_counter()
         for index in torch.randperm(len(x_train)).split(BATCH):
             optimizer.zero_grad()
-            loss = negative_elbo(vae, x_train[index])
+            loss = loss_function(vae, x_train[index])
             loss.backward()
             optimizer.step()
     return epochs * len(x_train), time.perf_counter() - start
+
+
+def flop_limit(vae: VAE, seconds: float = 3.0) -> tuple[float, float]:
+    """(FLOPs of one training example, samples/s at the rate this machine runs exactly those matrix products).
+
+    Per linear layer (in -> out) and batch B: forward (B, in) @ (in, out), backward (B, out) @ (out, in) for
+    the input's gradient and (in, B) @ (B, out) for the weight's: 3 x 2 x in x out FLOPs per example.
+    """
+    layers = [m for m in vae.modules() if isinstance(m, torch.nn.Linear)]
+    products = []
+    for layer in layers:
+        n_in, n_out = layer.in_features, layer.out_features
+        products += [((BATCH, n_in), (n_in, n_out)), ((BATCH, n_out), (n_out, n_in)), ((n_in, BATCH), (BATCH, n_out))]
+    operands = [(torch.randn(a), torch.randn(b)) for a, b in products]
+    flops_per_round = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in operands)
+    rounds, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for a, b in operands:
+            a @ b
+        rounds += 1
+    rate = rounds * flops_per_round / (time.perf_counter() - started)
+    flops_per_example = flops_per_round / BATCH
+    return flops_per_example, rate / flops_per_example
 
 
 def main() -> None:
@@ -116,21 +146,26 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    examples, seconds = time_vae_lab(args.data_dir, args.epochs)
-    rates = {"vae_lab (Lightning, in-memory)": examples / seconds}
+    rates = {}
+    for compile in (False, True):
+        examples, seconds = time_vae_lab(args.data_dir, args.epochs, compile)
+        rates[f"vae_lab {'compiled' if compile else 'eager'}"] = examples / seconds
     datamodule = MNISTDataModule(data_dir=str(args.data_dir), val_size=5000, download=False)
     datamodule.setup()
     train_x = datamodule.split("train").x
+    for name, compile, fused in (("raw eager", False, False), ("raw compiled", True, False), ("raw compiled, fused Adam", True, True)):
+        examples, seconds = time_raw_loop(train_x, args.epochs, compile, fused)
+        rates[name] = examples / seconds
     examples, seconds = time_dataloader_loop(args.data_dir, args.epochs, len(train_x))
     rates["dataloader (torchvision + ToTensor + DataLoader)"] = examples / seconds
-    examples, seconds = time_raw_loop(train_x, args.epochs)
-    rates["raw eager (in-memory tensors)"] = examples / seconds
+    flops, limit = flop_limit(pytorch_examples_vae())
+    rates["FLOP limit (matmul probe)"] = limit
 
-    ours = rates["vae_lab (Lightning, in-memory)"]
-    print(f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads")
-    print("| loop | samples/s | vae_lab / loop |\n|---|---:|---:|")
+    print(f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads; "
+          f"{flops / 1e6:.2f} MFLOP per example, matmuls at {limit * flops / 1e9:.0f} GFLOP/s")
+    print("| loop | samples/s | vae_lab eager / loop | vae_lab compiled / loop |\n|---|---:|---:|---:|")
     for name, rate in rates.items():
-        print(f"| {name} | {rate:,.0f} | {ours / rate:.2f}x |")
+        print(f"| {name} | {rate:,.0f} | {rates['vae_lab eager'] / rate:.2f}x | {rates['vae_lab compiled'] / rate:.2f}x |")
 
 
 if __name__ == "__main__":

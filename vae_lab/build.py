@@ -82,12 +82,13 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: d
         )
     likelihood = build(cfg.likelihood, data_shape=data_shape, **likelihood_kwargs)
     encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim)
-    return VAE(
+    vae = VAE(
         encoder=encoder,
         decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape),
         likelihood=likelihood,
         prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape),
     )
+    return vae.compile_math() if cfg.model.get("compile") else vae
 
 
 def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAEModule:

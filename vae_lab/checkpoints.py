@@ -46,10 +46,11 @@ def run_config(checkpoint: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(checkpoint[CONFIG_KEY])
 
 
-def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None):
+def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None, compile: bool | None = None):
     """Rebuild (config, data module, training plan with the checkpoint's weights) from a checkpoint.
 
     data_overrides: values replacing ``data.*`` entries of the stored config (e.g. another data_dir).
+    compile: compile the model's math (``model.compile``); None: as the run was trained.
     """
     from vae_lab.build import build_datamodule, build_module  # avoid an import cycle at module load
 
@@ -57,6 +58,8 @@ def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None):
     cfg = run_config(checkpoint)
     for key, value in (data_overrides or {}).items():
         OmegaConf.update(cfg, f"data.{key}", value, merge=False)
+    if compile is not None:
+        OmegaConf.update(cfg, "model.compile", compile, force_add=True)
     datamodule = build_datamodule(cfg, state=checkpoint.get(_datamodule_key(cfg)))
     module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     try:

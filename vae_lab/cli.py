@@ -8,10 +8,13 @@ mistake (``VaeLabError``) is reported as one message and a non-zero exit status,
 Hydra reports config composition errors the same way.
 """
 
+import atexit
 import importlib
 import importlib.util
 import logging
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +61,30 @@ def main(argv: list[str] | None = None) -> None:
     quiet_third_party()
     make_sweeper_plugin_visible()
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
-    hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
+    try:
+        hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
+    except SystemExit as stop:
+        exit_without_teardown(stop.code)
+    exit_without_teardown(0)
+
+
+def exit_without_teardown(code: int | str | None) -> None:
+    """End the process as ``sys.exit(code)`` would, minus the teardown of every imported module.
+
+    Tearing down torch and Lightning at exit takes about 3 s and raises the peak memory of the process
+    by about 130 MB (measured: ``python -c "import lightning"`` peaks at 931 MB and 10.3 s, at 802 MB
+    and 7.6 s without the teardown). What exit must still do is done first: non-daemon threads are
+    joined, exit handlers run (log files, W&B, temporary folders), and output is flushed.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def make_sweeper_plugin_visible() -> None:

@@ -1,4 +1,4 @@
-"""MNIST-like data: finding the IDX files, torchvision's parser, pixel modes, splits."""
+"""MNIST-like data: finding and parsing the IDX files, uint8 storage, pixel modes, splits."""
 
 import gzip
 import shutil
@@ -10,6 +10,7 @@ from torchvision.datasets import MNIST
 from conftest import write_mnist_files
 from vae_lab.data import idx_files
 from vae_lab.data.images import FashionMNISTDataModule, MNISTDataModule
+from vae_lab.data.in_memory import Split, SplitDataset
 from vae_lab.errors import ConfigError, DataError
 
 
@@ -127,3 +128,37 @@ def test_bad_settings_are_config_errors(tiny_data_dir):
         make(tiny_data_dir, seed=0).__class__(data_dir=str(tiny_data_dir), val_size=10_000, download=False).setup()
     with pytest.raises(ConfigError, match="unknown split 'valid'"):
         make(tiny_data_dir).split("valid")
+
+
+@pytest.mark.parametrize("pixels", ["grey", "dynamic", "static"])
+def test_uint8_storage_gives_the_same_batches_as_float_storage(tiny_data_dir, pixels):
+    datamodule = make(tiny_data_dir, pixels=pixels, batch_size=64)
+    stored = datamodule.split("train")
+    assert stored.stored.dtype == torch.uint8  # a quarter of float32's memory
+    as_float = SplitDataset(Split(stored.x, stored.y), datamodule.train_transform())
+    for number, batch in enumerate(datamodule.train_dataloader()):
+        torch.manual_seed(number)  # dynamic binarization draws the same pixels from both
+        ours = SplitDataset(stored, datamodule.train_transform()).__getitems__(batch["index"].tolist())
+        torch.manual_seed(number)
+        reference = as_float.__getitems__(batch["index"].tolist())
+        assert ours["x"].dtype == torch.float32 and torch.equal(ours["x"], reference["x"])
+    if pixels == "grey":
+        images = idx_files.read(tiny_data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz")
+        assert torch.equal(datamodule.split("test").x, images.unsqueeze(1).float() / 255)
+
+
+def test_our_idx_reader_matches_torchvision_and_names_a_truncated_file(tiny_data_dir, tmp_path):
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    raw = tiny_data_dir / "MNIST" / "raw"
+    for name, reader in (("train-images-idx3-ubyte", read_image_file), ("train-labels-idx1-ubyte", read_label_file)):
+        plain = tmp_path / name
+        with gzip.open(raw / f"{name}.gz") as source:
+            plain.write_bytes(source.read())
+        ours = idx_files.read(raw / f"{name}.gz")
+        assert ours.dtype == reader(str(plain)).dtype and torch.equal(ours, reader(str(plain)))
+    truncated = tmp_path / "t10k-images-idx3-ubyte"
+    with gzip.open(raw / "t10k-images-idx3-ubyte.gz") as source:
+        truncated.write_bytes(source.read()[:-100])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is not a readable IDX file .* does not match the shape"):
+        idx_files.read(truncated)

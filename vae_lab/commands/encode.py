@@ -29,7 +29,7 @@ def encode(cfg: DictConfig) -> Path:
     encoder = run.vae.encoder.to(device).eval()
     means, log_vars = [], []
     with torch.inference_mode():
-        for x in split.x.split(cfg.batch_size):
+        for x in split.x_batches(cfg.batch_size):
             mean, log_var = encoder(x.to(device))
             means.append(mean.float().cpu())
             log_vars.append(log_var.float().cpu())

@@ -39,7 +39,8 @@ def figure(cfg: DictConfig) -> Path:
     panels = []
     for number, ((run_cfg, datamodule, module), projection) in enumerate(zip(runs, projections)):
         split = datamodule.split(cfg.split)
-        x, labels = split.x[: cfg.max_points], split.y[: cfg.max_points]
+        shown = split.rows(slice(0, cfg.max_points))
+        x, labels = shown.x, shown.y
         with torch.no_grad():
             usage = latent_usage(module.vae, x.split(1000))
         points, axis_labels = project(posterior_means(module.vae, x), projection)

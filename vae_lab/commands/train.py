@@ -22,6 +22,7 @@ from vae_lab.training.trial_pruning import TrialPruning
 from vae_lab.wandb_setup import finish_wandb_run
 
 log = logging.getLogger(__name__)
+CHECKED_ROWS_AT_ONCE = 4096  # the training data is checked in batches, never converted to float all at once
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -33,7 +34,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
-    module.vae.likelihood.check_data(datamodule.split("train").x, datamodule.name)
+    for x in datamodule.split("train").x_batches(CHECKED_ROWS_AT_ONCE):
+        module.vae.likelihood.check_data(x, datamodule.name)
 
     throughput = TrainingThroughput()
     callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg), RandomStateInCheckpoint()]

@@ -51,7 +51,7 @@ class BinarizedMNISTDataModule(ImageDataModule):
                 f"Larochelle & Murray (binarized_mnist_{{train,valid,test}}.amat, .gz accepted) there, or point "
                 f"paths.data_dir (or the environment variable VAE_LAB_DATA_DIR) at the folder holding {FOLDER}/."
             )
-        return {split: unlabelled(read_amat(path).view(-1, 1, 28, 28)) for split, path in found.items()}
+        return {split: unlabelled(read_amat(path).view(-1, 1, 28, 28), levels=1) for split, path in found.items()}
 
     def provenance(self) -> dict:
         return {"dataset": self.name, "binarization": "static (Larochelle & Murray 2011)", "folder": str(self.folder())}
@@ -63,7 +63,7 @@ def locate(folder: Path, name: str) -> Path | None:
 
 
 def read_amat(path: Path) -> torch.Tensor:
-    """One .amat[.gz] file as (rows, 784) float32 zeros and ones; a DataError names the file and row otherwise."""
+    """One .amat[.gz] file as (rows, 784) uint8 zeros and ones; a DataError names the file and row otherwise."""
     try:
         frame = pd.read_csv(path, sep=" ", header=None, dtype=np.float32, engine="c")
     except pd.errors.EmptyDataError:
@@ -87,7 +87,7 @@ def read_amat(path: Path) -> torch.Tensor:
         row = not_binary.argmax()
         bad = values[row][(values[row] != 0) & (values[row] != 1)][0]
         raise DataError(f"{path}: row {row + 1} holds the value {bad:g}; binarized MNIST holds only 0 and 1")
-    return torch.from_numpy(np.ascontiguousarray(values))
+    return torch.from_numpy(values.astype(np.uint8))
 
 
 def _first_non_numeric_row(path: Path) -> int:

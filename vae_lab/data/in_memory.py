@@ -12,7 +12,7 @@ every example is evaluated exactly once and epoch means are exact. No loader dra
 random generator, so resuming from a checkpoint continues the random streams exactly.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,21 +30,41 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Split:
-    """One split: x (n, *data_shape) float32, y (n,) long (-1: no label), mask (n, *data_shape) bool or None."""
+    """One split, held compactly: examples (n, *data_shape), y (n,) long (-1: no label), mask bool or None.
 
-    x: torch.Tensor
+    stored: the examples as held in memory: float32, or uint8 levels (pixels 0..255, binarized 0/1) whose
+    float value is ``stored / levels``. ``x`` converts, so a batch is converted when it is gathered and a
+    split of images takes a quarter of the memory float32 would.
+    """
+
+    stored: torch.Tensor
     y: torch.Tensor
     mask: torch.Tensor | None = None
+    levels: int | None = None
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.stored)
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The examples as float32: (n, *data_shape)."""
+        return self.stored if self.levels is None else self.stored.float().div_(self.levels)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.stored.shape[1:])
 
     def rows(self, index: torch.Tensor) -> "Split":
-        return Split(self.x[index], self.y[index], None if self.mask is None else self.mask[index])
+        return Split(self.stored[index], self.y[index], None if self.mask is None else self.mask[index], self.levels)
+
+    def x_batches(self, size: int) -> Iterator[torch.Tensor]:
+        """The examples in order as float32 batches of `size` rows, converting one batch at a time."""
+        for start in range(0, len(self), size):
+            yield self.rows(slice(start, start + size)).x
 
 
-def unlabelled(x: torch.Tensor) -> Split:
-    return Split(x, torch.full((len(x),), -1, dtype=torch.long))
+def unlabelled(x: torch.Tensor, levels: int | None = None) -> Split:
+    return Split(x, torch.full((len(x),), -1, dtype=torch.long), levels=levels)
 
 
 class SplitDataset(Dataset):
@@ -145,7 +165,7 @@ class InMemoryDataModule(L.LightningDataModule):
 
     @property
     def data_shape(self) -> tuple[int, ...]:
-        return tuple(self.split("train").x.shape[1:])
+        return self.split("train").data_shape
 
     def feature_names(self) -> list[str]:
         """Names of the features of vector data, x: (n, features), for plots: ``x0, x1, ...`` by default."""

@@ -153,7 +153,7 @@ def evaluate_split(
     with _timed(seconds, "log_likelihood"):
         log_likelihood = _log_likelihood(vae, data, settings, device)
     with _timed(seconds, "latent_usage"), torch.inference_mode():
-        batches = (x.to(device) for x in data.x.split(decodes_per_pass(vae, device, settings.memory_budget_mb)))
+        batches = (x.to(device) for x in data.x_batches(decodes_per_pass(vae, device, settings.memory_budget_mb)))
         usage = latent_usage(vae, batches, settings.active_unit_threshold)
     with _timed(seconds, "refine"):
         refined = _refine(vae, data, settings, device, elbo, log_likelihood)
@@ -163,7 +163,7 @@ def evaluate_split(
     return SplitEvaluation(
         split=split,
         examples=count,
-        data_dims=math.prod(data.x.shape[1:]),
+        data_dims=math.prod(data.data_shape),
         elbo=elbo.mean().item(),
         recon_loss=recon_loss.mean().item(),
         kl=kl.mean().item(),
@@ -191,7 +191,8 @@ def _batches(data: Split, size: int):
     """(index, x, mask) over `data` in order, `size` rows at a time, on the CPU."""
     for start in range(0, len(data), size):
         index = torch.arange(start, min(start + size, len(data)))
-        yield index, data.x[index], None if data.mask is None else data.mask[index]
+        rows = data.rows(index)
+        yield index, rows.x, rows.mask
 
 
 def _to(device: torch.device, *tensors: torch.Tensor | None):

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
+from vae_lab.models.compilation import CompiledOrEager
 from vae_lab.models.likelihoods import Likelihood
 from vae_lab.models.priors import kl_to_standard_normal
 
@@ -51,6 +52,15 @@ class VAE(nn.Module):
     @property
     def latent_dim(self) -> int:
         return self.prior.latent_dim
+
+    def compile_math(self) -> "VAE":
+        """Compile the ELBO and the importance weights (encoder, decoder, likelihood, prior, KL) with
+        torch.compile, in place: parameters and state-dict keys stay as they are, so compiled and eager
+        checkpoints load into each other. Every user of ``elbo_terms`` and ``log_importance_weights``
+        (training, validation, ``iwae_bound``, evaluation) then runs the compiled code."""
+        self.elbo_terms = CompiledOrEager(self.elbo_terms)
+        self.log_importance_weights = CompiledOrEager(self.log_importance_weights)
+        return self
 
     def inference(self, x: torch.Tensor) -> Normal:
         """q(z|x) = N(mean, diag(exp(log_var))): x (batch, *data_shape) -> batch shape (batch, latent_dim)."""

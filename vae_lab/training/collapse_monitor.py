@@ -58,8 +58,8 @@ class CollapseMonitor(Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        x = trainer.datamodule.split("val").x
-        batches = (chunk.to(module.device) for chunk in x.split(trainer.datamodule.eval_batch_size))
+        val = trainer.datamodule.split("val")
+        batches = (chunk.to(module.device) for chunk in val.x_batches(trainer.datamodule.eval_batch_size))
         usage = latent_usage(module.vae, batches, self.active_threshold)
         metrics = {"val/active_units": float(usage.active_units)}
         if self.log_kl_per_dim:

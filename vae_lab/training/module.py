@@ -18,6 +18,7 @@ per example. Validation and test values are exact means over the whole split (to
 synchronized across DDP processes), computed with fixed noise per example.
 """
 
+import os
 from functools import partial
 from typing import Any
 
@@ -122,6 +123,18 @@ class VAEModule(L.LightningModule):
         computed and logged on the steps that are written anyway.
         """
         return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+
+    def on_fit_start(self) -> None:
+        """On a CPU, stop torch from opening NVML on every optimizer step.
+
+        ``import lightning`` sets PYTORCH_NVML_BASED_CUDA_CHECK=1 so that Lightning's own CUDA checks
+        never initialize CUDA before a fork; with it set, every ``torch.cuda.is_available()`` loads the
+        NVML library again, and Adam asks on every step: 0.4-0.7 ms a step, about 5% of the
+        pytorch_examples step on a 2-core CPU (cProfile of benchmarks/throughput.py). A fit on the CPU
+        never initializes CUDA, so the plain check is safe there.
+        """
+        if self.device.type == "cpu":
+            os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
 
     def on_train_epoch_start(self) -> None:
         """``train/lr``, the learning rate the epoch trains with, whenever a scheduler changes it."""

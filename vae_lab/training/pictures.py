@@ -124,7 +124,7 @@ class Pictures(Callback):
 
     def examples(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> torch.Tensor:
         """The first `count` validation inputs, on the model's device."""
-        return datamodule.split("val").x[:count].to(next(vae.parameters()).device)
+        return datamodule.split("val").rows(slice(0, count)).x.to(next(vae.parameters()).device)
 
     def prior_draws(self, vae: VAE, count: int) -> torch.Tensor:
         """The same `count` draws z ~ N(0, I) every time (seeded), on the model's device."""
@@ -161,4 +161,4 @@ class Pictures(Callback):
         params = vae.generative(self.prior_draws(vae, count))
         samples = vae.likelihood.sample(params).cpu()
         mask = None if val.mask is None else val.mask[:count]
-        return feature_histograms(samples.flatten(1), val.x[:count].flatten(1), datamodule.feature_names(), mask)
+        return feature_histograms(samples.flatten(1), val.rows(slice(0, count)).x.flatten(1), datamodule.feature_names(), mask)
