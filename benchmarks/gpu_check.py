@@ -7,7 +7,8 @@ pytorch/examples VAE on grey MNIST) in its own run directory under --out (defaul
 $VAE_LAB_LOG_DIR/gpu_check, else runs/gpu_check); the figures come from its
 results.json: training samples/s over all epochs (all processes together under DDP), test ELBO and
 wall time. --batch-size is per process, so DDP's global batch is GPUs x batch size.
-Prints a Markdown table for README. Exits with status 2, before running anything, on a machine
+Then, in this process on one GPU, vae_lab's loop (splits held on the GPU) against the raw loop over
+GPU tensors, eager and compiled (benchmarks/throughput.py's loops). Prints Markdown tables for README. Exits with status 2, before running anything, on a machine
 without a CUDA GPU.
 """
 
@@ -20,6 +21,9 @@ import time
 from pathlib import Path
 
 import torch
+
+import throughput  # benchmarks/throughput.py: the same loops as on the CPU
+from vae_lab.data.images import MNISTDataModule
 
 CONFIGS = {
     "1 GPU, fp32": ["trainer=gpu", "trainer.precision=32-true"],
@@ -67,6 +71,24 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, processes, speed, elbo, wall in rows:
         print(f"| {name} | {processes} | {speed:,.0f} | {elbo:.2f} | {wall:.1f} |")
+    loops_on_one_gpu(args.data_dir.absolute(), epochs=2)
+
+
+def loops_on_one_gpu(data_dir: Path, epochs: int) -> None:
+    """vae_lab (splits held on the GPU) against the raw loop over GPU tensors, eager and compiled, fp32."""
+    rates = {}
+    for compile in (False, True):
+        examples, seconds = throughput.time_vae_lab(data_dir, epochs, compile, accelerator="gpu")
+        rates[f"vae_lab {'compiled' if compile else 'eager'}"] = examples / seconds
+    datamodule = MNISTDataModule(data_dir=str(data_dir), val_size=5000, download=False)
+    x_train = datamodule.split("train").x.cuda()
+    for name, compile, fused in (("raw eager", False, False), ("raw compiled", True, False), ("raw compiled, fused Adam", True, True)):
+        examples, seconds = throughput.time_raw_loop(x_train, epochs, compile, fused)
+        rates[name] = examples / seconds
+    print(f"\nOne GPU, fp32, batch {throughput.BATCH}, {epochs} timed epochs after one warm-up epoch")
+    print("| loop | samples/s | vae_lab eager / loop | vae_lab compiled / loop |\n|---|---:|---:|---:|")
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:,.0f} | {rates['vae_lab eager'] / rate:.2f}x | {rates['vae_lab compiled'] / rate:.2f}x |")
 
 
 if __name__ == "__main__":

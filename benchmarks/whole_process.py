@@ -3,7 +3,7 @@
     python benchmarks/whole_process.py --data-dir ../shared/data [--epochs 10] [--pairs 1]
 
 Both train the same VAE (784-400-20, Bernoulli, Adam 1e-3, batch 128) for the same epochs on MNIST, with
-a test pass and pictures every epoch: vae_lab validates on its 5,000 held-out digits each epoch and tests
+a test pass and the same two pictures every epoch (reconstructions and prior samples): vae_lab validates on its 5,000 held-out digits each epoch and tests
 on the 10,000 test digits at the end; the baseline (benchmarks/pytorch_examples_vae.py) tests on the
 10,000 test digits every epoch. Each is a fresh process, timed from start to exit, its peak resident
 memory read from the kernel (wait4's rusage, as `/usr/bin/time -v` reports it). Runs `--pairs` pairs
@@ -24,12 +24,15 @@ import time
 from pathlib import Path
 
 BASELINE = Path(__file__).with_name("pytorch_examples_vae.py")
+# The pictures the baseline writes every epoch: 8 reconstructions and 64 prior samples.
+SAME_PICTURES = ["callbacks=pictures", "callbacks.pictures.every_n_epochs=1", "callbacks.pictures.draw=[reconstructions,samples]",
+                 "callbacks.pictures.num_examples=64"]
 
 
 def run_pair(data_dir: Path, raw_copy: Path, epochs: int, folder: Path, number: int) -> dict[str, tuple[float, float, float]]:
     env = os.environ | {"VAE_LAB_DATA_DIR": str(data_dir), "WANDB_MODE": "disabled"}
     ours = [sys.executable, "-m", "vae_lab", "train", "experiment=pytorch_examples", f"trainer.max_epochs={epochs}",
-            "data.download=false", "callbacks=pictures", f"hydra.run.dir={folder / f'vae_lab_{number}'}"]
+            "data.download=false", *SAME_PICTURES, f"hydra.run.dir={folder / f'vae_lab_{number}'}"]
     wall, peak, _ = timed_with_rusage(ours, env, folder)
     results = json.loads((folder / f"vae_lab_{number}" / "results.json").read_text())
     rows = {"vae_lab": (wall, peak, -results["test/elbo"])}

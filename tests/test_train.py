@@ -58,6 +58,9 @@ def test_every_console_line_is_printed_once(cli_run):
     repeated = {line for line in logged if logged.count(line) > 1}  # same logger, level and message
     assert logged and not repeated, repeated
     assert "GPU available:" in result.stdout + result.stderr
+    # The model's size in one plain line, no summary table (rich box drawing, a FLOPs column of zeros), no tips.
+    assert any(re.search(r"model: [0-9.]+ K? ?trainable parameters \(encoder .*, decoder .*\)", line) for line in logged)
+    assert not [line for line in lines if "FLOPs" in line or "┃" in line or "Tip:" in line]
 
 
 def test_wandb_offline_run_holds_the_config_and_metrics(cli_run):

@@ -10,7 +10,7 @@ from torchvision.datasets import MNIST
 from conftest import write_mnist_files
 from vae_lab.data import idx_files
 from vae_lab.data.images import FashionMNISTDataModule, MNISTDataModule
-from vae_lab.data.in_memory import Split, SplitDataset
+from vae_lab.data.in_memory import Split, SplitDataset, fits_on_device
 from vae_lab.errors import ConfigError, DataError
 
 
@@ -162,3 +162,14 @@ def test_our_idx_reader_matches_torchvision_and_names_a_truncated_file(tiny_data
         truncated.write_bytes(source.read()[:-100])
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte is not a readable IDX file .* does not match the shape"):
         idx_files.read(truncated)
+
+
+def test_splits_are_served_from_host_memory_off_the_gpu_and_move_only_when_they_fit(tiny_data_dir):
+    datamodule = make(tiny_data_dir)
+    train = datamodule.split("train")
+    assert datamodule.served_split("train") is train  # no trainer, or a CPU one: the split in host memory
+    assert train.nbytes == 500 * 784 + 500 * 8  # uint8 pixels and long labels
+    moved = train.to(torch.device("meta"))  # what a GPU copy is made of, without a GPU
+    assert moved.stored.device.type == moved.y.device.type == "meta" and moved.levels == 255
+    assert fits_on_device(train.nbytes, free_bytes=4 * train.nbytes)
+    assert not fits_on_device(train.nbytes, free_bytes=4 * train.nbytes - 1)

@@ -26,6 +26,7 @@ from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
 from vae_lab.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+DEVICE_SHARE = 0.25  # a split is held on the GPU when it takes at most this share of the GPU's free memory
 
 
 @dataclass
@@ -53,6 +54,14 @@ class Split:
     @property
     def data_shape(self) -> tuple[int, ...]:
         return tuple(self.stored.shape[1:])
+
+    @property
+    def nbytes(self) -> int:
+        tensors = (self.stored, self.y) if self.mask is None else (self.stored, self.y, self.mask)
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def to(self, device: torch.device) -> "Split":
+        return Split(self.stored.to(device), self.y.to(device), None if self.mask is None else self.mask.to(device), self.levels)
 
     def rows(self, index: torch.Tensor) -> "Split":
         return Split(self.stored[index], self.y[index], None if self.mask is None else self.mask[index], self.levels)
@@ -127,6 +136,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.seed = seed
         self.pin_memory = pin_memory
         self.splits: dict[str, Split] | None = None
+        self.on_device: dict[str, Split] = {}
 
     def load_splits(self) -> dict[str, Split]:
         """Read the data and return the ``train``, ``val`` and ``test`` splits."""
@@ -192,14 +202,33 @@ class InMemoryDataModule(L.LightningDataModule):
         """An unshuffled loader over any split, for evaluation outside the Trainer."""
         return self._loader(split, batch_size or self.eval_batch_size, shuffle=False)
 
+    def served_split(self, name: str) -> Split:
+        """The split the Trainer's loaders gather batches from: on a GPU, a copy held there (made once,
+        when it fits), so a batch is gathered where it is used and no batch is copied from the host.
+        Everything else (evaluation, pictures, fidelity) reads the split in host memory."""
+        split = self.split(name)
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if device.type != "cuda":
+            return split
+        if name not in self.on_device:
+            free, _ = torch.cuda.mem_get_info(device)
+            self.on_device[name] = split.to(device) if fits_on_device(split.nbytes, free) else split
+        return self.on_device[name]
+
     def _loader(self, split: str, batch_size: int, shuffle: bool, transform=None, repeats: int = 1) -> DataLoader:
-        dataset = SplitDataset(self.split(split), transform, repeats)
+        dataset = SplitDataset(self.served_split(split), transform, repeats)
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         # The loader's own generator: creating an iterator then never consumes the global random stream.
-        common = {"collate_fn": keep_batch, "pin_memory": self.pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
+        pin_memory = self.pin_memory and dataset.split.stored.device.type == "cpu"  # a split on the GPU needs no pinning
+        common = {"collate_fn": keep_batch, "pin_memory": pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
         if shuffle:
             sampler = EpochPermutationSampler(dataset, replicas, rank, seed=self.seed)
             return ResumableDataLoader(dataset, batch_size, sampler, **common)
         sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False) if replicas > 1 else None
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **common)
+
+
+def fits_on_device(nbytes: int, free_bytes: int) -> bool:
+    """Whether a split of `nbytes` is held on a GPU with `free_bytes` free (at most DEVICE_SHARE of them)."""
+    return nbytes <= DEVICE_SHARE * free_bytes
