@@ -103,7 +103,8 @@ class SplitEvaluation:
     approximation_gap: float | None
     refine: dict[str, Any]
     fidelity: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # this process's CPU time in each phase (all threads)
 
     @property
     def nll(self) -> float:
@@ -147,17 +148,18 @@ def evaluate_split(
         raise ConfigError(f"split '{split}' has no examples to evaluate")
     data = data.rows(torch.arange(count))
     seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
 
-    with _timed(seconds, "elbo"):
+    with _timed(seconds, cpu_seconds, "elbo"):
         elbo, recon_loss, kl = _elbo_terms(vae, data, settings, device)
-    with _timed(seconds, "log_likelihood"):
+    with _timed(seconds, cpu_seconds, "log_likelihood"):
         log_likelihood = _log_likelihood(vae, data, settings, device)
-    with _timed(seconds, "latent_usage"), torch.inference_mode():
+    with _timed(seconds, cpu_seconds, "latent_usage"), torch.inference_mode():
         batches = (x.to(device) for x in data.x_batches(decodes_per_pass(vae, device, settings.memory_budget_mb)))
         usage = latent_usage(vae, batches, settings.active_unit_threshold)
-    with _timed(seconds, "refine"):
+    with _timed(seconds, cpu_seconds, "refine"):
         refined = _refine(vae, data, settings, device, elbo, log_likelihood)
-    with _timed(seconds, "fidelity"):
+    with _timed(seconds, cpu_seconds, "fidelity"):
         fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
 
     return SplitEvaluation(
@@ -177,14 +179,16 @@ def evaluate_split(
         refine={key: value for key, value in refined.items() if not key.endswith("_gap")},
         fidelity=fidelity,
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
     )
 
 
 @contextmanager
-def _timed(seconds: dict[str, float], name: str) -> Iterator[None]:
-    started = time.perf_counter()
+def _timed(seconds: dict[str, float], cpu_seconds: dict[str, float], name: str) -> Iterator[None]:
+    started, cpu_started = time.perf_counter(), time.process_time()
     yield
     seconds[name] = round(time.perf_counter() - started, 2)
+    cpu_seconds[name] = round(time.process_time() - cpu_started, 2)
 
 
 def _batches(data: Split, size: int):
