@@ -23,11 +23,13 @@ RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 
 EVERY_4_STEPS = "callbacks.step_checkpoint.every_n_train_steps=4"
 
 
-def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path):
-    reference = train(compose_train([*RING, EVERY_4_STEPS], tmp_path / "uninterrupted"))
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path, compiled):
+    options = [*RING, EVERY_4_STEPS, f"model.compile={str(compiled).lower()}"]
+    reference = train(compose_train(options, tmp_path / "uninterrupted"))
     marker = tmp_path / "reached_step_14"
     command = [
-        "train", *RING, EVERY_4_STEPS, "logger=csv_wandb", "run_name=preempted",
+        "train", *options, "logger=csv_wandb", "run_name=preempted",
         "+callbacks.hold._target_=lightning_probes.HoldAtStep", "+callbacks.hold.step=14", f"+callbacks.hold.marker={marker}",
     ]
     first = subprocess.Popen(
