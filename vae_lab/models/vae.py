@@ -48,6 +48,7 @@ class VAE(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior
+        self.math_compiled = False
 
     @property
     def latent_dim(self) -> int:
@@ -60,6 +61,7 @@ class VAE(nn.Module):
         (training, validation, ``iwae_bound``, evaluation) then runs the compiled code."""
         self.elbo_terms = CompiledOrEager(self.elbo_terms)
         self.log_importance_weights = CompiledOrEager(self.log_importance_weights)
+        self.math_compiled = True
         return self
 
     def inference(self, x: torch.Tensor) -> Normal:
