@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: train test install install-dev clean
+.PHONY: train test lint install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ install-dev: $(VENV)/.installed-dev
 train: install
 	$(BIN)/vae-lab train $(ARGS)
 
+## lint (ruff, configured in pyproject.toml); `make test` runs it first
+lint: install-dev
+	$(BIN)/ruff check .
+
 ## run the test suite
-test: install-dev
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -8,7 +8,8 @@ $VAE_LAB_LOG_DIR/gpu_check, else runs/gpu_check); the figures come from its
 results.json: training samples/s over all epochs (all processes together under DDP), test ELBO and
 wall time. --batch-size is per process, so DDP's global batch is GPUs x batch size.
 Then, in this process on one GPU, vae_lab's loop (splits held on the GPU) against the raw loop over
-GPU tensors, eager and compiled (benchmarks/throughput.py's loops). Prints Markdown tables for README. Exits with status 2, before running anything, on a machine
+GPU tensors, eager and compiled (benchmarks/throughput.py's loops). Prints Markdown tables for README.
+Exits with status 2, before running anything, on a machine
 without a CUDA GPU.
 """
 
@@ -20,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+import throughput  # benchmarks/throughput.py: the same loops as on the CPU
 import torch
 
-import throughput  # benchmarks/throughput.py: the same loops as on the CPU
 from vae_lab.data.images import MNISTDataModule
 
 CONFIGS = {

@@ -119,7 +119,10 @@ def main() -> None:
     env = {**os.environ, "VAE_LAB_DATA_DIR": str(args.data_dir.absolute()), "WANDB_MODE": "offline"}
 
     collapse = {name: train(out / name.strip("+").replace("=", "_"), ["experiment=posterior_collapse", *extra], env) for name, extra in COLLAPSE_RUNS.items()}
-    why = {name: train(out / name.replace("+", "").replace("=", "").replace(" ", "_"), ["experiment=posterior_collapse", *extra], env) for name, extra in WHY_RUNS.items()}
+    why = {
+        name: train(out / name.replace("+", "").replace("=", "").replace(" ", "_"), ["experiment=posterior_collapse", *extra], env)
+        for name, extra in WHY_RUNS.items()
+    }
     sweep = out / "latent_spaces"
     if not all((sweep / str(job) / "results.json").is_file() for job in range(len(LATENT_EXPERIMENTS))):
         vae_lab(["train", "-m", f"experiment={','.join(LATENT_EXPERIMENTS)}", *EXTRA, f"hydra.sweep.dir={sweep}"], env)
@@ -129,7 +132,8 @@ def main() -> None:
     print("\n## experiment=posterior_collapse (beta 32) and its remedies\n")
     print(table({name: summary(run_dir) for name, run_dir in collapse.items()}))
     print("\n## The end state depends on beta, not on the path (experiment=posterior_collapse)\n")
-    print(table({name: summary(run_dir) for name, run_dir in {**why, "beta=32": collapse["posterior_collapse"], "beta=32 +remedy=warmup": collapse["+remedy=warmup"]}.items()}))
+    shown = {**why, "beta=32": collapse["posterior_collapse"], "beta=32 +remedy=warmup": collapse["+remedy=warmup"]}
+    print(table({name: summary(run_dir) for name, run_dir in shown.items()}))
     print("\n## The seed's latent spaces (2-D latent)\n")
     print(table({name: summary(sweep / str(job)) for job, name in enumerate(LATENT_EXPERIMENTS)}))
     curves_png = out / "collapse_curves.png"

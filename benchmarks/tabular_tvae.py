@@ -103,7 +103,8 @@ def report(results: list[dict]) -> None:
         print(f"  {table['table']}: {table['rows']} rows, {table['samples']} samples; left out: {dropped}")
         ours = sorted(table["vae_lab"]["columns"], key=lambda row: -(row["value"] or 0))[:3]
         theirs = {row["column"]: row["value"] for row in table.get("ctgan TVAE", {}).get("columns", [])}
-        print("    " + "; ".join(f"{row['column']} {row['value']:.3f}" + (f" vs {theirs[row['column']]:.3f}" if row["column"] in theirs else "") for row in ours))
+        compared = (f"{row['column']} {row['value']:.3f}" + (f" vs {theirs[row['column']]:.3f}" if row["column"] in theirs else "") for row in ours)
+        print("    " + "; ".join(compared))
 
 
 def main() -> None:
@@ -125,7 +126,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for path in tables:
             results.append(compare(path, args, Path(folder)))
-            print(f"done {path.name}: " + ", ".join(f"{m} {results[-1][m]['ks_tv_mean']:.3f}" for m in ("vae_lab", "ctgan TVAE") if m in results[-1]), flush=True)
+            means = (f"{m} {results[-1][m]['ks_tv_mean']:.3f}" for m in ("vae_lab", "ctgan TVAE") if m in results[-1])
+            print(f"done {path.name}: " + ", ".join(means), flush=True)
     print(f"torch threads {torch.get_num_threads()}; {args.samples} samples per model; compared with the training rows\n")
     report(results)
     if args.json:

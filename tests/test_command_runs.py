@@ -1,8 +1,8 @@
 """vae_lab.command_runs: real vae-lab processes from Python, as the notebooks use them."""
 
 import pytest
-
 from conftest import TINY
+
 from vae_lab.command_runs import CommandFailed, evaluate, train
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 
-from conftest import REPO, compose_train
 from vae_lab.build import build_callbacks, build_loggers, build_module
 
 CONF = REPO / "conf"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import lightning as L
 import pytest
-
 from conftest import TINY, compose_train, read_results, run_cli
+
 from vae_lab.build import build_trainer
 from vae_lab.checkpoints import load_run
 from vae_lab.errors import ConfigError

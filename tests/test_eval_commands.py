@@ -6,17 +6,17 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MNIST, run_cli
 from hydra import compose, initialize_config_module
 from PIL import Image
-
-from conftest import TINY_MNIST, run_cli
 from test_train import assert_one_clear_message
+from wandb_offline import offline_runs, read_offline_run
+
 from vae_lab.checkpoints import CONFIG_KEY, load_run
 from vae_lab.commands.encode import encode
 from vae_lab.commands.evaluate import evaluate
 from vae_lab.commands.sample import sample
 from vae_lab.errors import CheckpointError, ConfigError, DataError
-from wandb_offline import offline_runs, read_offline_run
 
 QUICK_EVAL = ["eval.iwae_samples=200", "eval.refine_examples=20", "eval.refine_steps=30"]
 QUICKER_EVAL = ["eval.iwae_samples=20", "eval.elbo_samples=2", "eval.refine_examples=10", "eval.refine_steps=5", "log_to_run=false"]

@@ -1,11 +1,11 @@
 """The seed's three-panel latent figure: a real multirun of the three latent experiments, then `vae-lab figure`."""
 
 import pytest
+from conftest import TINY, TINY_MNIST, compose_train, run_cli
 from hydra import compose, initialize_config_module
 from PIL import Image
-
-from conftest import TINY, TINY_MNIST, compose_train, run_cli
 from test_train import assert_one_clear_message
+
 from vae_lab.commands.figure import figure
 from vae_lab.commands.train import train
 from vae_lab.errors import CheckpointError, ConfigError

@@ -1,8 +1,8 @@
 """The latent-space and collapse experiments and the +remedy options compose into what README says."""
 
 import pytest
-
 from conftest import compose_train
+
 from vae_lab.build import build_module
 from vae_lab.training.kl_schedules import Constant, Cyclical, LinearWarmup
 

@@ -40,6 +40,7 @@ def test_train_logs_the_learning_rate_of_every_epoch_and_early_stopping_ends_a_s
     import math
 
     from conftest import TINY, compose_train
+
     from vae_lab.commands.train import train
 
     ring = [*TINY, "data=ring", "data.num_samples=600", "likelihood=gaussian", "logger=csv"]

@@ -3,8 +3,8 @@
 import math
 
 import pytest
-
 from conftest import AMAT_SPLIT_SIZES, TINY_MNIST, compose_train, read_results, write_amat_files
+
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
 

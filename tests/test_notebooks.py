@@ -11,10 +11,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, USER_DATA_DIR
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-
-from conftest import REPO, USER_DATA_DIR
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NEEDS_MNIST = {"03_latent_spaces", "04_posterior_collapse", "06_amortization_gap"}

@@ -13,11 +13,11 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from conftest import TINY, cli_environment, run_cli
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import TINY, cli_environment, run_cli
 from vae_lab.optuna_search import distribution, open_storage, search_space
 
 RING = [*TINY, "data=ring", "data.num_samples=600", "likelihood=gaussian", "trainer.max_epochs=4", "logger=csv"]

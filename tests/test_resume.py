@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY, cli_environment, compose_train, read_results, run_cli
+from wandb_offline import offline_runs, read_offline_run
+
 from vae_lab.checkpoints import read_checkpoint
 from vae_lab.commands.train import train
 from vae_lab.errors import CheckpointError
 from vae_lab.resume import newest_checkpoint
-from wandb_offline import offline_runs, read_offline_run
 
 PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for CLI subprocesses
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 training steps per epoch

@@ -5,11 +5,11 @@ import json
 
 import pytest
 import wandb
-from omegaconf import OmegaConf
-
 from conftest import compose_train
-from vae_lab.run_logs import append_metrics_row, log_to_run
+from omegaconf import OmegaConf
 from wandb_offline import offline_runs, read_offline_run
+
+from vae_lab.run_logs import append_metrics_row, log_to_run
 
 
 def read_rows(path):

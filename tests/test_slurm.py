@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TINY, cli_environment, read_results
 
 RING = [*TINY, "data=ring", "data.num_samples=2000", "likelihood=gaussian", "logger=csv", "cluster=slurm_cpu", "cluster.mem_gb=1"]

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
+from conftest import compose_train, run_cli
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
-
-from conftest import compose_train, run_cli
 from test_train import assert_one_clear_message
+
 from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.train import train

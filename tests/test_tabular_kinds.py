@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import compose_train
+
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
 from vae_lab.data.csv_table import split_rows

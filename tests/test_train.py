@@ -8,11 +8,11 @@ import sys
 import pytest
 import torch
 import yaml
-
 from conftest import TINY, TINY_MNIST, cli_environment, compose_train, read_results, run_cli
+from wandb_offline import offline_runs, read_offline_run
+
 from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.train import train
-from wandb_offline import offline_runs, read_offline_run
 
 TEST_KEYS = ("test/elbo", "test/recon_loss", "test/kl", "test/loss")
 
@@ -138,7 +138,9 @@ def test_help_lists_commands_and_groups(tmp_path):
     assert top.returncode == 0 and all(f"  {name} " in top.stdout for name in ("train", "eval", "sample", "encode"))
     group_help = run_cli(["train", "--help"], cwd=tmp_path)
     assert group_help.returncode == 0
-    for line in ("data: binarized_mnist, csv, fashion_mnist, mnist, mnist_dynamic, ring", "likelihood: bernoulli, gaussian, gaussian_learned, tabular", "encoder: conv, mlp"):
+    expected = ("data: binarized_mnist, csv, fashion_mnist, mnist, mnist_dynamic, ring", "likelihood: bernoulli, gaussian, gaussian_learned, tabular",
+                "encoder: conv, mlp")
+    for line in expected:
         assert line in group_help.stdout
 
 

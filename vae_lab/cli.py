@@ -23,8 +23,8 @@ import hydra
 from omegaconf import DictConfig
 
 from vae_lab import config_resolvers, sweeps
-from vae_lab.quiet import one_console, quiet_third_party
 from vae_lab.errors import VaeLabError
+from vae_lab.quiet import one_console, quiet_third_party
 
 log = logging.getLogger("vae_lab")
 

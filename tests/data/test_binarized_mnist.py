@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import compose_train, write_amat_files
 from PIL import Image
 
-from conftest import compose_train, write_amat_files
 from vae_lab.build import build_datamodule
 from vae_lab.data.binarized_mnist import BinarizedMNISTDataModule
 from vae_lab.data.in_memory import InMemoryDataModule

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 import torch
+from conftest import write_mnist_files
 from torchvision.datasets import MNIST
 
-from conftest import write_mnist_files
 from vae_lab.data import idx_files
 from vae_lab.data.images import FashionMNISTDataModule, MNISTDataModule
 from vae_lab.data.in_memory import Split, SplitDataset, fits_on_device

@@ -3,9 +3,9 @@
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from vae_lab.evaluation.linear_gaussian import LATENT_DIM, LinearGaussian, analytic_elbo
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
+from vae_lab.evaluation.linear_gaussian import LATENT_DIM, LinearGaussian, analytic_elbo
 
 MODEL = LinearGaussian()
 X = MODEL.sample(1000)

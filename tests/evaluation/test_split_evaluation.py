@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
-
-from vae_lab.evaluation.linear_gaussian import LinearGaussian, analytic_elbo
 from test_latent_usage import ConstructedEncoder
+
 from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
 from vae_lab.errors import ConfigError
+from vae_lab.evaluation.linear_gaussian import LinearGaussian, analytic_elbo
 from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood

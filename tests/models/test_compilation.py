@@ -4,11 +4,10 @@ import copy
 import logging
 
 import torch
+from test_vae import make_vae
 
 from vae_lab.models.likelihoods import BernoulliLikelihood
 from vae_lab.models.vae import VAE
-
-from test_vae import make_vae
 
 
 def batch_and_noise(vae: VAE, size: int = 6, samples: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

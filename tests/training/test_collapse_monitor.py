@@ -6,11 +6,11 @@ from functools import partial
 import pandas as pd
 import pytest
 import torch
-from torch import nn
-
 from conftest import TINY, compose_train
+from torch import nn
+from wandb_offline import finished_offline_run
+
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_trainer
-from vae_lab.wandb_setup import finish_wandb_run
 from vae_lab.errors import ConfigError
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood
@@ -18,7 +18,7 @@ from vae_lab.models.priors import StandardNormalPrior
 from vae_lab.models.vae import VAE
 from vae_lab.training.collapse_monitor import CollapseMonitor
 from vae_lab.training.module import VAEModule
-from wandb_offline import finished_offline_run
+from vae_lab.wandb_setup import finish_wandb_run
 
 
 class CollapsedEncoder(nn.Module):

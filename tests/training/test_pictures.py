@@ -3,13 +3,13 @@
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from conftest import TINY, TINY_MNIST, compose_train, run_cli
-from vae_lab.commands.train import train
-from vae_lab.errors import ConfigError
+from PIL import Image
 from test_train import assert_one_clear_message
 from wandb_offline import finished_offline_run, offline_runs
+
+from vae_lab.commands.train import train
+from vae_lab.errors import ConfigError
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
 
@@ -78,7 +78,8 @@ def test_every_n_epochs_and_at_end(tmp_path):
     "overrides, message",
     [
         (["model.latent_dim=1", "callbacks.pictures.projection=pca"], "a 2-D latent-space plot needs model.latent_dim >= 2"),
-        (["model.latent_dim=3", "callbacks.pictures.projection=none"], "callbacks.pictures.projection=none plots the latent space directly and needs model.latent_dim=2, got 3"),
+        (["model.latent_dim=3", "callbacks.pictures.projection=none"],
+         "callbacks.pictures.projection=none plots the latent space directly and needs model.latent_dim=2, got 3"),
         (["callbacks.pictures.projection=tsne"], "callbacks.pictures.projection must be one of: auto, none, pca; got 'tsne'"),
         (["callbacks.pictures.draw=[samples,umap]"], "unknown picture umap; choose from: reconstructions"),
     ],

@@ -5,9 +5,9 @@ from functools import partial
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY, compose_train
 from torch import nn
 
-from conftest import TINY, compose_train
 from vae_lab.build import build_module
 from vae_lab.commands.train import train
 from vae_lab.errors import ConfigError

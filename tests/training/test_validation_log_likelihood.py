@@ -4,8 +4,8 @@ import csv
 
 import pytest
 import torch
-
 from conftest import TINY, compose_train
+
 from vae_lab.build import build_callbacks
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train

@@ -16,9 +16,9 @@ from omegaconf import DictConfig, ListConfig
 from vae_lab.checkpoints import load_run
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.evaluation.latent_usage import latent_usage
+from vae_lab.run_dir import RunDir
 from vae_lab.visualization.images import write_png
 from vae_lab.visualization.latent_scatter import check_projection, latent_panels, posterior_means, project
-from vae_lab.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,9 @@ def find_checkpoints(path: Path) -> list[Path]:
     if jobs:
         return [best_checkpoint(job) for job in jobs]
     if (path / "checkpoints").is_dir():
-        raise CheckpointError(f"{path} has no results.json: its training did not finish; pass one of its checkpoints, e.g. {path / 'checkpoints' / 'last.ckpt'}")
+        raise CheckpointError(
+            f"{path} has no results.json: its training did not finish; pass one of its checkpoints, e.g. {path / 'checkpoints' / 'last.ckpt'}"
+        )
     raise CheckpointError(f"{path} is not a run directory, a sweep directory or a checkpoint file of `vae-lab train`")
 
 

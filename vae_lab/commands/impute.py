@@ -17,9 +17,9 @@ import torch
 from omegaconf import DictConfig
 
 from vae_lab.checkpoints import load_run
+from vae_lab.data.cell_values import FLOAT
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
-from vae_lab.data.cell_values import FLOAT
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.models.imputation import impute
 
@@ -57,7 +57,8 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
         rows = encoded.missing[:, i]
         if rows.any():
             frame[column.name] = frame[column.name].astype(object)
-            frame.loc[rows, column.name] = [cell_text(value, column.format.type == FLOAT and not column.format.decorated) for value in values[column.name][rows]]
+            plain_float = column.format.type == FLOAT and not column.format.decorated
+            frame.loc[rows, column.name] = [cell_text(value, plain_float) for value in values[column.name][rows]]
     write_csv_atomically(frame, cfg.output)
     counts = {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from scipy.stats import skew
 
 from vae_lab.data.cell_values import INT, TEXT, ValueFormat
-from vae_lab.errors import ConfigError
 from vae_lab.data.column_kinds import BinaryColumn, CategoricalColumn, Column, NumericColumn, PointMassColumn
+from vae_lab.errors import ConfigError
 
 MIN_ID_VALUES = 20  # a column whose values (at least this many) all differ is an identifier
 ID_SHARE = 0.9  # a text column with at least this share of distinct values (names, keys) is an identifier

@@ -7,8 +7,8 @@ that asks for compilation still trains everywhere.
 """
 
 import logging
-from copy import deepcopy
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 
 import torch
