@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
-from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_split
+from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_split, check_held_out_size
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError, DataError
 from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
@@ -67,10 +67,8 @@ class CSVDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.path = Path(path).expanduser()
-        self.val_size, self.test_size = val_size, test_size
-        for key, size in (("data.val_size", val_size), ("data.test_size", test_size)):
-            if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
-                raise ConfigError(f"{key} must be a count >= 1 or a fraction in (0, 1), got {size!r}")
+        self.val_size = check_held_out_size("data.val_size", val_size)
+        self.test_size = check_held_out_size("data.test_size", test_size)
         if min_epoch_rows < 0:
             raise ConfigError(f"data.min_epoch_rows must be >= 0, got {min_epoch_rows}")
         self.encoding, self.delimiter, self.min_epoch_rows = encoding, delimiter, min_epoch_rows

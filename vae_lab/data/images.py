@@ -17,7 +17,7 @@ from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.utils import save_image
 
 from vae_lab.data import idx_files
-from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split
+from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, check_held_out_size
 from vae_lab.errors import ConfigError
 
 PIXEL_MODES = ("grey", "dynamic", "static")
@@ -61,7 +61,7 @@ class MNISTDataModule(ImageDataModule):
             raise ConfigError(f"data.pixels must be one of {', '.join(PIXEL_MODES)}, got '{pixels}'")
         self.data_dir = Path(data_dir)
         self.pixels = pixels
-        self.val_size = val_size
+        self.val_size = check_held_out_size("data.val_size", val_size)
         self.download = download
 
     def load_splits(self) -> dict[str, Split]:

@@ -109,6 +109,13 @@ def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
 
+def check_held_out_size(key: str, size: Any) -> int | float:
+    """`size` if it is a count >= 1 or a fraction in (0, 1), else a ConfigError naming the config `key`."""
+    if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
+        raise ConfigError(f"{key} must be a count >= 1 or a fraction in (0, 1), got {size!r}")
+    return size
+
+
 def carve_split(split: Split, size: int | float, seed: int) -> tuple[Split, Split]:
     """Split off `size` rows (a count, or a fraction in (0, 1)) at random with `seed`; returns (rest, carved)."""
     n = len(split)

@@ -6,7 +6,7 @@ The points are already centred with unit-order scale, so no further standardizat
 
 import torch
 
-from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, unlabelled
+from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, check_held_out_size, unlabelled
 
 
 def ring_points(num_samples: int, noise: float, generator: torch.Generator) -> torch.Tensor:
@@ -34,7 +34,8 @@ class RingDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.num_samples, self.noise = num_samples, noise
-        self.val_size, self.test_size = val_size, test_size
+        self.val_size = check_held_out_size("data.val_size", val_size)
+        self.test_size = check_held_out_size("data.test_size", test_size)
 
     def load_splits(self) -> dict[str, Split]:
         points = ring_points(self.num_samples, self.noise, torch.Generator().manual_seed(self.seed))
