@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 
 from vae_lab.build import build_callbacks, build_loggers, build_module
+from vae_lab.errors import ConfigError
 
 CONF = REPO / "conf"
 
@@ -105,3 +106,10 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
         [sys.executable, "-c", "import vae_lab; print(vae_lab.__file__)"],
         cwd=tmp_path, env={"PYTHONPATH": str(target)}, capture_output=True, text=True,
     ).stdout
+
+
+@pytest.mark.parametrize("override, refused", [("optimizer.lr=-1", "Invalid learning rate"), ("optimizer.betas=[0.9,1.5]", "beta")])
+def test_an_optimizer_setting_torch_refuses_is_one_config_error_naming_the_settings(override, refused, tmp_path):
+    cfg = compose_train([override], tmp_path)
+    with pytest.raises(ConfigError, match=rf"torch.optim.Adam refuses the settings .*{override.split('=')[0]}=.*: .*{refused}"):
+        build_module(cfg, data_shape=(1, 28, 28))

@@ -95,7 +95,7 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs
     """The training plan around a freshly initialised VAE."""
     return VAEModule(
         build_vae(cfg, data_shape, likelihood_kwargs),
-        optimizer=build(cfg.optimizer),
+        optimizer=build_optimizer(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         kl_schedule=build_kl_schedule(cfg),
         recon_weight=cfg.model.recon_weight,
@@ -104,6 +104,18 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs
         iwae_k=cfg.model.iwae_k,
         eval_seed=cfg.seed,
     )
+
+
+def build_optimizer(node: DictConfig) -> Any:
+    """The optimizer partial, tried once on a stand-in parameter: a value torch refuses (``optimizer.lr=-1``)
+    is one ConfigError naming the group's settings now, not a traceback when training starts."""
+    factory = build(node)
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError, RuntimeError) as error:
+        settings = ", ".join(f"optimizer.{key}={value}" for key, value in node.items() if not str(key).startswith("_"))
+        raise ConfigError(f"{node._target_} refuses the settings {settings}: {error}") from None
+    return factory
 
 
 def build_kl_schedule(cfg: DictConfig) -> KLSchedule:
