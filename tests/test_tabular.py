@@ -17,7 +17,7 @@ from test_train import assert_one_clear_message
 from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.train import train
-from vae_lab.data.csv_table import split_rows
+from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import ConfigError, DataError
 
 ROWS = 5000

@@ -12,7 +12,7 @@ from conftest import compose_train
 
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
-from vae_lab.data.csv_table import split_rows
+from vae_lab.data.in_memory import split_rows
 
 ROWS = 2000
 RATES = [0.0, 0.1, 0.2, 0.25, 0.5]

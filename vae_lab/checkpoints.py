@@ -1,7 +1,12 @@
 """Our checkpoints: Lightning's, plus the resolved run config, so a checkpoint alone rebuilds its run.
 
-``RunConfigInCheckpoint`` writes the config into every checkpoint; ``load_run`` reads a checkpoint
-back into (config, data module, training plan) with clear errors for missing, corrupt or foreign files.
+``RunConfigInCheckpoint`` writes the config and the checkpoint format (``FORMAT``) into every
+checkpoint; ``load_run`` reads a checkpoint back into (config, data module, training plan) with clear
+errors for missing, corrupt, foreign or other-format files.
+
+Format 1 (vae_lab 0.2 and 0.3): Lightning's checkpoint with ``vae_lab_config`` (the resolved run config)
+and ``vae_lab_format``; checkpoints of 0.2 carry no format number and are read as format 1.
+The number changes when a checkpoint of the new layout could not be read by the old code, or back.
 """
 
 from pathlib import Path
@@ -12,9 +17,12 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
+import vae_lab
 from vae_lab.errors import CheckpointError
 
 CONFIG_KEY = "vae_lab_config"
+FORMAT_KEY = "vae_lab_format"
+FORMAT = 1
 
 
 class RunConfigInCheckpoint(Callback):
@@ -25,6 +33,7 @@ class RunConfigInCheckpoint(Callback):
 
     def on_save_checkpoint(self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         checkpoint[CONFIG_KEY] = self.config
+        checkpoint[FORMAT_KEY] = FORMAT
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -38,6 +47,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it may be truncated or not a checkpoint") from None
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a vae_lab checkpoint (it holds no run config); use a checkpoint written by `vae-lab train`")
+    found = checkpoint.get(FORMAT_KEY, 1)
+    if found != FORMAT:
+        raise CheckpointError(
+            f"{path} is a vae_lab checkpoint of format {found}, and this vae_lab ({vae_lab.__version__}) reads format {FORMAT}; "
+            f"open it with the vae_lab version that wrote it (see CHANGELOG.md), or retrain with this one"
+        )
     return checkpoint
 
 

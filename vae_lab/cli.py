@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from vae_lab import config_resolvers, sweeps
-from vae_lab.errors import VaeLabError
+from vae_lab.errors import TrainingDiverged, VaeLabError
 from vae_lab.quiet import one_console, quiet_third_party
+from vae_lab.run_dir import remove_if_nothing_written
 
 log = logging.getLogger("vae_lab")
 
@@ -126,6 +128,8 @@ def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> 
             raise  # a bug, not a user's mistake: the traceback is the report
         if not in_sweep:
             log.error("%s", error)
+            if not isinstance(error, TrainingDiverged):  # a refused start leaves no run directory behind
+                remove_if_nothing_written(Path(HydraConfig.get().runtime.output_dir))
         sys.exit(error.exit_code)
 
 

@@ -17,6 +17,7 @@ warning) while a training holds it.
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -182,13 +183,47 @@ def is_secondary_process() -> bool:
     return any(os.environ.get(name, "0").isdigit() and int(os.environ.get(name, "0")) > 0 for name in RANK_VARIABLES)
 
 
+# What a run directory holds before its run has written anything of its own.
+BEFORE_THE_RUN = {".hydra", "train.log", RunDir.LOCK}
+
+
+def remove_if_nothing_written(path: Path) -> bool:
+    """Remove the run directory `path` if it holds only what Hydra and the lock put there before the run
+    (a command refused at startup then leaves nothing behind); returns whether it was removed.
+    The current directory is never removed."""
+    path = Path(path)
+    if not path.is_dir() or path.resolve() == Path.cwd().resolve() or not (path / ".hydra").is_dir():
+        return False
+    if {entry.name for entry in path.iterdir()} - BEFORE_THE_RUN:
+        return False
+    RunDirLock.release_held()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == path.absolute()]:
+        root.removeHandler(handler)
+        handler.close()
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.absolute().parents:  # runs/train/ left empty by this run
+        if parent == Path.cwd().resolve() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+    return True
+
+
 class RunDirLock(Callback):
     """Hydra callback: a run (or a sweep's job) holds its directory's lock from before Hydra writes into it
     until it ends. Settings: ``hydra.callbacks.run_dir_lock.stale_after_s`` and ``heartbeat_s``."""
 
+    held_by_this_process: "RunDirLock | None" = None
+
     def __init__(self, stale_after_s: float = 300.0, heartbeat_s: float = 30.0) -> None:
         self.stale_after_s, self.heartbeat_s = stale_after_s, heartbeat_s
         self.held: Any = None
+
+    @classmethod
+    def release_held(cls) -> None:
+        """Let go of the lock this process holds, if any (before its run directory is removed)."""
+        if cls.held_by_this_process is not None:
+            cls.held_by_this_process._let_go()
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._take(Path(config.hydra.run.dir))
@@ -214,8 +249,10 @@ class RunDirLock(Callback):
             print(f"vae-lab: {error}", file=sys.stderr)  # logging is not set up yet, and nothing may be written
             sys.exit(error.exit_code)
         self.held = lock
+        RunDirLock.held_by_this_process = self
 
     def _let_go(self) -> None:
         if self.held is not None:
             self.held.__exit__(None, None, None)
             self.held = None
+            RunDirLock.held_by_this_process = None

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from vae_lab.data.csv_table import CSVDataModule, split_rows
+from vae_lab.data.csv_table import CSVDataModule
+from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import DataError
 
 

@@ -22,6 +22,7 @@ from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.models.imputation import impute
+from vae_lab.models.vae import VAE
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,29 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     _, datamodule, module = load_run(cfg.ckpt_path)
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
+    frame, counts = impute_table(
+        datamodule, module.vae, cfg.input, cfg.encoding or datamodule.encoding, cfg.draws, cfg.iterations, cfg.batch_size, cfg.seed, cfg.device
+    )
+    write_csv_atomically(frame, cfg.output)
+    log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),
+             ", ".join(f"{name} {count}" for name, count in counts.items() if count) or "none", cfg.output)  # fmt: skip
+    return {"rows": len(frame), "filled": counts, "output": str(Path(cfg.output))}
+
+
+def impute_table(
+    datamodule: CSVDataModule, vae: VAE, path: str | Path, encoding: str, draws: int, iterations: int, batch_size: int, seed: int, device: Any
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The table at `path` with its missing cells filled, and the count filled per modelled column."""
     schema = datamodule.fitted_schema()
-    source = str(cfg.input)
-    table = read_csv_text(cfg.input, cfg.encoding or datamodule.encoding, datamodule.delimiter)
-    encoded = schema.transform(table, source)
+    table = read_csv_text(path, encoding, datamodule.delimiter)
+    encoded = schema.transform(table, str(path))
     x = torch.from_numpy(encoded.x)
     mask = torch.ones_like(x, dtype=torch.bool) if encoded.mask is None else torch.from_numpy(encoded.mask)
-    vae = module.vae.to(cfg.device)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    vae = vae.to(device)
+    generator = torch.Generator().manual_seed(seed)
     filled = torch.cat([
-        impute(vae, x[i : i + cfg.batch_size].to(cfg.device), mask[i : i + cfg.batch_size].to(cfg.device), cfg.draws, cfg.iterations, generator).cpu()
-        for i in range(0, len(x), cfg.batch_size)
+        impute(vae, x[i : i + batch_size].to(device), mask[i : i + batch_size].to(device), draws, iterations, generator).cpu()
+        for i in range(0, len(x), batch_size)
     ])  # fmt: skip
     values = schema.inverse(filled)
     frame = table.to_pandas()
@@ -59,11 +72,7 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
             frame[column.name] = frame[column.name].astype(object)
             plain_float = column.format.type == FLOAT and not column.format.decorated
             frame.loc[rows, column.name] = [cell_text(value, plain_float) for value in values[column.name][rows]]
-    write_csv_atomically(frame, cfg.output)
-    counts = {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
-    log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),
-             ", ".join(f"{name} {count}" for name, count in counts.items() if count) or "none", cfg.output)  # fmt: skip
-    return {"rows": len(frame), "filled": counts, "output": str(Path(cfg.output))}
+    return frame, {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
 
 
 def cell_text(value: Any, is_float: bool) -> str:

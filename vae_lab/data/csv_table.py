@@ -14,16 +14,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import pandas as pd
 import torch
 
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
-from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, carve_split, check_held_out_size
+from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, check_held_out_size, split_rows
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
-from vae_lab.errors import ConfigError, DataError
+from vae_lab.errors import ConfigError
 from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
 
-MIN_TRAIN_ROWS = 2
 PRIVACY_ROWS = 20_000  # rows compared by distance to the closest training row
 
 
@@ -151,8 +150,12 @@ class CSVDataModule(InMemoryDataModule):
         """
         output = Path(output)
         path = output if output.suffix.lower() == ".csv" else output.parent / f"{output.name}.csv"
+        return [write_csv_atomically(self.to_frame(x), path)]
+
+    def to_frame(self, x: torch.Tensor) -> pd.DataFrame:
+        """Model rows x: (n, width) as a table in the original columns (see ``write_samples``)."""
         schema = self.fitted_schema()
-        return [write_csv_atomically(schema.inverse(schema.clip(x)), path)]
+        return schema.inverse(schema.clip(x))
 
     def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
         """Fidelity of samples (n, width) to the real split (``evaluation.tabular_fidelity``), and their
@@ -180,29 +183,3 @@ class CSVDataModule(InMemoryDataModule):
             "dropped": dict(schema.dropped),
             "target": None if schema.target is None else schema.target.name,
         }
-
-
-def split_counts(n: int, val_size: int | float, test_size: int | float) -> tuple[int, int]:
-    """(test, val) row counts of n rows: sizes are fractions of all n rows, or counts."""
-    test, val = (round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size) for size in (test_size, val_size))
-    return test, val
-
-
-def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int, source: str = "the table") -> dict[str, np.ndarray]:
-    """Sorted row numbers of train, val and test: sizes are fractions of all n rows, or counts.
-
-    A table too small for the splits (each needs a row, training two) is one message with the minimum.
-    """
-    counts = split_counts(n, val_size, test_size)
-    if min(counts) < 1 or n - sum(counts) < MIN_TRAIN_ROWS:
-        needed = next(m for m in range(3, 10**7) if min(split_counts(m, val_size, test_size)) >= 1
-                      and m - sum(split_counts(m, val_size, test_size)) >= MIN_TRAIN_ROWS)  # fmt: skip
-        raise DataError(
-            f"{source} has {n} row(s), too few for the splits data.val_size={val_size} and data.test_size={test_size}: "
-            f"they need at least {needed} rows ({MIN_TRAIN_ROWS} to train on and 1 each to validate and test); "
-            f"add rows, or give the sizes as counts (e.g. data.val_size=1 data.test_size=1)"
-        )
-    everything = Split(torch.arange(n), torch.arange(n))
-    rest, test = carve_split(everything, counts[0], seed)
-    train, val = carve_split(rest, counts[1], seed + 1)
-    return {"train": train.x.numpy(), "val": val.x.numpy(), "test": test.x.numpy()}

@@ -29,10 +29,12 @@ BINARIZATION = {
 
 
 class ImageDataModule(InMemoryDataModule):
-    """Images (channels, height, width): samples are written as a tensor and as a PNG grid."""
+    """Images (channels, height, width): samples are written as a tensor and, with 1 or 3 channels, as a PNG grid."""
 
     def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
         paths = super().write_samples(x, output)
+        if x.dim() != 4 or x.shape[1] not in (1, 3):  # not images a PNG can show
+            return paths
         grid = Path(f"{output}.png")
         save_image(x.detach().cpu(), grid, nrow=math.ceil(math.sqrt(len(x))), padding=1)  # clamps to [0, 1]
         return [*paths, grid]

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
-from vae_lab.errors import ConfigError
+from vae_lab.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
+MIN_TRAIN_ROWS = 2
 DEVICE_SHARE = 0.25  # a split is held on the GPU when it takes at most this share of the GPU's free memory
 
 
@@ -35,7 +37,8 @@ class Split:
 
     stored: the examples as held in memory: float32, or uint8 levels (pixels 0..255, binarized 0/1) whose
     float value is ``stored / levels``. ``x`` converts, so a batch is converted when it is gathered and a
-    split of images takes a quarter of the memory float32 would.
+    split of images takes a quarter of the memory float32 would. Or a reader that stands in for such a
+    tensor and reads the rows it is indexed with (``image_folder.ImageFiles``: images left on disk).
     """
 
     stored: torch.Tensor
@@ -126,6 +129,32 @@ def carve_split(split: Split, size: int | float, seed: int) -> tuple[Split, Spli
     return split.rows(order[count:].sort().values), split.rows(order[:count].sort().values)
 
 
+def split_counts(n: int, val_size: int | float, test_size: int | float) -> tuple[int, int]:
+    """(test, val) row counts of n rows: sizes are fractions of all n rows, or counts."""
+    test, val = (round(size * n) if isinstance(size, float) and 0 < size < 1 else int(size) for size in (test_size, val_size))
+    return test, val
+
+
+def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int, source: str = "the table") -> dict[str, np.ndarray]:
+    """Sorted row numbers of train, val and test: sizes are fractions of all n rows, or counts.
+
+    A table too small for the splits (each needs a row, training two) is one message with the minimum.
+    """
+    counts = split_counts(n, val_size, test_size)
+    if min(counts) < 1 or n - sum(counts) < MIN_TRAIN_ROWS:
+        needed = next(m for m in range(3, 10**7) if min(split_counts(m, val_size, test_size)) >= 1
+                      and m - sum(split_counts(m, val_size, test_size)) >= MIN_TRAIN_ROWS)  # fmt: skip
+        raise DataError(
+            f"{source} has {n} row(s), too few for the splits data.val_size={val_size} and data.test_size={test_size}: "
+            f"they need at least {needed} rows ({MIN_TRAIN_ROWS} to train on and 1 each to validate and test); "
+            f"add rows, or give the sizes as counts (e.g. data.val_size=1 data.test_size=1)"
+        )
+    everything = Split(torch.arange(n), torch.arange(n))
+    rest, test = carve_split(everything, counts[0], seed)
+    train, val = carve_split(rest, counts[1], seed + 1)
+    return {"train": train.x.numpy(), "val": val.x.numpy(), "test": test.x.numpy()}
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement ``load_splits`` (and may override ``train_transform``)."""
 
@@ -192,6 +221,10 @@ class InMemoryDataModule(L.LightningDataModule):
         """Extra arguments the likelihood needs to model this data (e.g. a table's column layout); none by default."""
         return {}
 
+    def loader_workers(self) -> int:
+        """Worker processes that gather batches: none for splits held in memory (one tensor index per batch)."""
+        return 0
+
     def train_repeats(self) -> int:
         """How many passes over the training rows make one epoch; 1 by default."""
         return 1
@@ -229,6 +262,9 @@ class InMemoryDataModule(L.LightningDataModule):
         # The loader's own generator: creating an iterator then never consumes the global random stream.
         pin_memory = self.pin_memory and dataset.split.stored.device.type == "cpu"  # a split on the GPU needs no pinning
         common = {"collate_fn": keep_batch, "pin_memory": pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
+        workers = self.loader_workers()
+        if workers:
+            common |= {"num_workers": workers, "persistent_workers": True}
         if shuffle:
             sampler = EpochPermutationSampler(dataset, replicas, rank, seed=self.seed)
             return ResumableDataLoader(dataset, batch_size, sampler, **common)

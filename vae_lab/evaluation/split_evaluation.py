@@ -151,9 +151,9 @@ def evaluate_split(
     cpu_seconds: dict[str, float] = {}
 
     with _timed(seconds, cpu_seconds, "elbo"):
-        elbo, recon_loss, kl = _elbo_terms(vae, data, settings, device)
+        elbo, recon_loss, kl = elbo_per_example(vae, data, settings, device)
     with _timed(seconds, cpu_seconds, "log_likelihood"):
-        log_likelihood = _log_likelihood(vae, data, settings, device)
+        log_likelihood = log_likelihood_per_example(vae, data, settings, device)
     with _timed(seconds, cpu_seconds, "latent_usage"), torch.inference_mode():
         batches = (x.to(device) for x in data.x_batches(decodes_per_pass(vae, device, settings.memory_budget_mb)))
         usage = latent_usage(vae, batches, settings.active_unit_threshold)
@@ -204,7 +204,7 @@ def _to(device: torch.device, *tensors: torch.Tensor | None):
 
 
 @torch.inference_mode()
-def _elbo_terms(vae: VAE, data: Split, settings: EvalSettings, device: torch.device):
+def elbo_per_example(vae: VAE, data: Split, settings: EvalSettings, device: torch.device | str = "cpu"):
     """Per-example ELBO, recon_loss and kl (n,) in float64, averaged over `elbo_samples` draws."""
     elbo, recon_loss, kl = (torch.empty(len(data), dtype=torch.float64) for _ in range(3))
     for index, x, mask in _batches(data, decodes_per_pass(vae, device, settings.memory_budget_mb)):
@@ -224,7 +224,7 @@ def _elbo_terms_of_batch(vae: VAE, index: torch.Tensor, x: torch.Tensor, mask: t
 
 
 @torch.inference_mode()
-def _log_likelihood(vae: VAE, data: Split, settings: EvalSettings, device: torch.device) -> torch.Tensor:
+def log_likelihood_per_example(vae: VAE, data: Split, settings: EvalSettings, device: torch.device | str = "cpu") -> torch.Tensor:
     """Per-example importance-sampled log p(x): (n,) float64."""
     samples = settings.iwae_samples
     batch_size, chunk_size = pass_shape(samples, decodes_per_pass(vae, device, settings.memory_budget_mb))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vae_lab.models.layers import image_shape, make_activation, mlp
+from vae_lab.models.layers import ResidualBlock, conv_stage_sides, make_activation, mlp
 
 
 class MLPDecoder(nn.Module):
@@ -37,8 +37,9 @@ class MLPDecoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Transposed-convolution decoder for images, mirroring ``ConvEncoder``; each layer doubles the sides.
-
+    """Transposed-convolution decoder for images of any size, mirroring ``ConvEncoder``: each stage doubles
+    the sides (plus one where the encoder rounded an odd side down), so the output has exactly the data's
+    height and width. ``channels`` are the widths of the deepest stages first; extra stages use the first.
     z: (batch, latent_dim) -> params: (batch, channels, height, width)
     """
 
@@ -49,11 +50,13 @@ class ConvDecoder(nn.Module):
         channels: Sequence[int] = (64, 32),
         hidden_size: int = 256,
         activation: str = "relu",
+        max_final_side: int = 8,
+        residual: bool = False,
     ) -> None:
         super().__init__()
-        out_channels, height, width = image_shape(output_shape, len(channels), "ConvDecoder")
-        scale = 2 ** len(channels)
-        self.start_shape = (channels[0], height // scale, width // scale)
+        out_channels, sides = conv_stage_sides(output_shape, len(channels), max_final_side, "ConvDecoder")
+        widths = [*[channels[0]] * (len(sides) - 1 - len(channels)), *channels, out_channels]
+        self.start_shape = (widths[0], *sides[-1])
         self.stem = nn.Sequential(
             nn.Linear(latent_dim, hidden_size),
             make_activation(activation),
@@ -61,11 +64,14 @@ class ConvDecoder(nn.Module):
             make_activation(activation),
         )
         layers: list[nn.Module] = []
-        widths = [*channels, out_channels]
+        upward = sides[::-1]  # (h, w) from the deepest stage back to the image
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
-            if i < len(channels) - 1:
+            (h_in, w_in), (h_out, w_out) = upward[i], upward[i + 1]
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=(h_out - 2 * h_in, w_out - 2 * w_in)))
+            if i < len(widths) - 2:
                 layers.append(make_activation(activation))
+                if residual:
+                    layers.append(ResidualBlock(c_out, activation))
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vae_lab.models.layers import bounded_log_var, image_shape, make_activation, mlp
+from vae_lab.models.layers import ResidualBlock, bounded_log_var, conv_stage_sides, make_activation, mlp
 
 
 class MLPEncoder(nn.Module):
@@ -37,8 +37,11 @@ class MLPEncoder(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Convolutional encoder for images; each conv layer halves height and width (kernel 4, stride 2).
+    """Convolutional encoder for images of any size and channel count.
 
+    Stride-2 stages (kernel 4) halve height and width, at least one per entry of ``channels`` and more
+    (at the last width) until no side is above ``max_final_side`` (28 -> 14 -> 7; 64 -> 32 -> 16 -> 8);
+    ``residual`` adds a residual block after each stage.
     x: (batch, channels, height, width) -> mean, log_var: (batch, latent_dim)
     """
 
@@ -49,15 +52,19 @@ class ConvEncoder(nn.Module):
         channels: Sequence[int] = (32, 64),
         hidden_size: int = 256,
         activation: str = "relu",
+        max_final_side: int = 8,
+        residual: bool = False,
     ) -> None:
         super().__init__()
-        in_channels, height, width = image_shape(data_shape, len(channels), "ConvEncoder")
+        in_channels, sides = conv_stage_sides(data_shape, len(channels), max_final_side, "ConvEncoder")
+        widths = [*channels, *[channels[-1]] * (len(sides) - 1 - len(channels))]
         layers: list[nn.Module] = []
-        for out_channels in channels:
+        for out_channels in widths:
             layers += [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), make_activation(activation)]
+            if residual:
+                layers.append(ResidualBlock(out_channels, activation))
             in_channels = out_channels
-        scale = 2 ** len(channels)
-        flat_size = in_channels * (height // scale) * (width // scale)
+        flat_size = in_channels * math.prod(sides[-1])
         self.body = nn.Sequential(
             *layers, nn.Flatten(), nn.Linear(flat_size, hidden_size), make_activation(activation)
         )

@@ -53,18 +53,34 @@ def bounded_log_var(raw: torch.Tensor) -> torch.Tensor:
     return LOG_VAR_BOUND * torch.tanh(raw / LOG_VAR_BOUND)
 
 
-def image_shape(shape: Sequence[int], num_halvings: int, who: str) -> tuple[int, int, int]:
-    """Check that `shape` is (channels, height, width) with sides divisible by 2**num_halvings."""
+def conv_stage_sides(shape: Sequence[int], min_stages: int, max_final_side: int, who: str) -> tuple[int, list[tuple[int, int]]]:
+    """(channels, [(height, width) before the first stage, after each stage]) of images `shape` =
+    (channels, height, width) under stride-2 stages (kernel 4, padding 1: each side is halved, rounding
+    down): at least `min_stages`, and more while a side is above `max_final_side`."""
     if len(shape) != 3:
         raise ConfigError(
             f"{who} needs image data (channels, height, width) but the data shape is {tuple(shape)}; "
             "use encoder=mlp decoder=mlp for vectors"
         )
     channels, height, width = shape
-    scale = 2**num_halvings
-    if height % scale or width % scale:
-        raise ConfigError(
-            f"{who} with {num_halvings} stride-2 layers needs height and width divisible by {scale}, "
-            f"got {height}x{width}"
-        )
-    return channels, height, width
+    sides = [(height, width)]
+    while len(sides) <= min_stages or max(sides[-1]) > max_final_side:
+        height, width = height // 2, width // 2
+        if min(height, width) < 1:
+            raise ConfigError(f"{who}: images of {shape[1]}x{shape[2]} are too small for {len(sides)} stride-2 stages; use fewer channels entries")
+        sides.append((height, width))
+    return channels, sides
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(act(conv(act(x)))), two 3x3 convolutions keeping the shape: (batch, channels, h, w) -> same."""
+
+    def __init__(self, channels: int, activation: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            make_activation(activation), nn.Conv2d(channels, channels, 3, padding=1),
+            make_activation(activation), nn.Conv2d(channels, channels, 3, padding=1),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)

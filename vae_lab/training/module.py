@@ -76,6 +76,18 @@ class VAEModule(L.LightningModule):
             {stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")}
         )
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> "VAEModule":
+        """The training plan of a vae_lab checkpoint, weights loaded, in eval mode. Unlike Lightning's (which
+        calls the constructor with saved hyperparameters), it rebuilds the VAE from the run config stored in
+        the checkpoint (``vae_lab.checkpoints.load_run``); `kwargs` are not accepted."""
+        from vae_lab.checkpoints import load_run
+
+        if kwargs:
+            raise TypeError(f"VAEModule.load_from_checkpoint takes no overrides ({', '.join(kwargs)}): the checkpoint's config rebuilds the model")
+        module = load_run(checkpoint_path)[2]
+        return module.to(map_location) if map_location is not None else module
+
     def loss(self, terms: ELBOTerms) -> torch.Tensor:
         """The target objective per example, (batch,): recon_weight * recon_loss + beta * kl (final beta)."""
         return self.recon_weight * terms.recon_loss + self.beta * terms.kl
