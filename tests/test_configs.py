@@ -72,7 +72,9 @@ def test_callbacks_and_csv_logger_build(tmp_path):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_data_configs_build_data_modules(data, tmp_path):
-    cfg = compose_train([f"data={data}", *(["data.path=table.csv"] if data == "csv" else [])], tmp_path)
+    required = {"csv": ["data.path=table.csv"], "array": ["data.path=x.npy"], "image_folder": ["data.path=images"],
+                "dataset": ["data.dataset._target_=torchvision.datasets.FakeData"]}  # fmt: skip
+    cfg = compose_train([f"data={data}", *required.get(data, [])], tmp_path)
     datamodule = instantiate(cfg.data)
     assert datamodule.batch_size == cfg.data.batch_size
 

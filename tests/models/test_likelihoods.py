@@ -6,6 +6,7 @@ from torch.distributions import Bernoulli, Normal
 
 from vae_lab.errors import ConfigError, DataError
 from vae_lab.models.likelihoods import BernoulliLikelihood, GaussianLikelihood
+from vae_lab.models.pixel_likelihoods import DiscretizedLogisticMixture
 
 SHAPE = (1, 6, 5)
 
@@ -90,3 +91,38 @@ def test_samples_and_means_have_data_shape():
         assert likelihood.sample(params).shape == (5, *SHAPE)
     binary = BernoulliLikelihood(SHAPE).sample(params)
     assert set(binary.unique().tolist()) <= {0.0, 1.0}
+
+
+def pixel_values(batch: int, shape: tuple[int, ...], dtype=torch.float64) -> torch.Tensor:
+    """Every pixel value v / 255, v = 0..255, for each of `batch` examples: (256 * batch, *shape)."""
+    levels = torch.arange(256, dtype=dtype) / 255
+    return levels.view(256, 1, *[1] * len(shape)).expand(256, batch, *shape).reshape(-1, *shape)
+
+
+@pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])
+def test_discretized_logistic_probabilities_of_the_256_values_sum_to_one(scale):
+    likelihood = DiscretizedLogisticMixture((2, 3, 3), components=3)
+    params = (torch.randn(4, *likelihood.param_shape, generator=torch.Generator().manual_seed(0)) * scale).double()
+    log_p = likelihood.elementwise_log_prob(pixel_values(4, (2, 3, 3)), params.repeat(256, 1, 1, 1)).view(256, 4, 2, 3, 3)
+    assert torch.isfinite(log_p).all()
+    assert torch.allclose(log_p.logsumexp(dim=0).exp(), torch.ones(4, 2, 3, 3, dtype=torch.float64), atol=1e-9)
+
+
+def test_discretized_logistic_with_one_component_is_the_logistic_cdf_difference():
+    likelihood = DiscretizedLogisticMixture((1, 1, 1), components=1)
+    mean, log_scale = 0.2, -2.0
+    params = torch.tensor([[0.0, mean, log_scale]], dtype=torch.float64).view(1, 3, 1, 1)
+    x = torch.tensor([100 / 255], dtype=torch.float64).view(1, 1, 1, 1)
+    y, s = 2 * 100 / 255 - 1, torch.tensor(log_scale, dtype=torch.float64).exp()
+    expected = torch.sigmoid((y + 1 / 255 - mean) / s) - torch.sigmoid((y - 1 / 255 - mean) / s)
+    assert likelihood.log_prob(x, params).exp().item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+def test_discretized_logistic_samples_are_pixel_values_and_refuses_other_data():
+    likelihood = DiscretizedLogisticMixture((3, 4, 4))
+    params = torch.randn(5, *likelihood.param_shape)
+    samples = likelihood.sample(params)
+    assert samples.shape == (5, 3, 4, 4) and torch.equal(samples * 255, torch.round(samples * 255))
+    assert 0 <= likelihood.mean(params).min() and likelihood.mean(params).max() <= 1
+    with pytest.raises(DataError, match="8-bit pixels"):
+        likelihood.check_data(torch.full((2, 3, 4, 4), 0.5), "halves")

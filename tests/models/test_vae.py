@@ -90,11 +90,22 @@ def test_conv_networks_take_their_shapes_from_the_data(data_shape):
     assert vae.sample(4).shape == (4, *data_shape)
 
 
-def test_conv_networks_reject_vectors_and_odd_sizes():
+def test_conv_networks_reject_vectors_and_images_too_small_for_their_stages():
     with pytest.raises(ConfigError, match="image data"):
         ConvEncoder((10,), 2)
-    with pytest.raises(ConfigError, match="divisible by 4"):
-        ConvDecoder(2, (1, 30, 30))
+    with pytest.raises(ConfigError, match="too small"):
+        ConvDecoder(2, (1, 3, 3))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 30, 45), (1, 7, 9)])
+@pytest.mark.parametrize("residual", [False, True])
+def test_conv_networks_serve_any_image_size_and_channel_count(shape, residual):
+    encoder, decoder = ConvEncoder(shape, 3, residual=residual), ConvDecoder(3, shape, residual=residual)
+    mean, log_var = encoder(torch.rand(2, *shape))
+    assert mean.shape == log_var.shape == (2, 3)
+    assert decoder(mean).shape == (2, *shape)  # odd sides come back exactly
+    stages = sum(isinstance(layer, torch.nn.Conv2d) for layer in encoder.body)  # stride-2 convolutions
+    assert stages == {28: 2, 32: 2, 64: 3, 30: 3, 7: 2}[shape[1]]  # at least len(channels), more until no side is above 8 (45 -> 22 -> 11 -> 5)
 
 
 def test_mlp_networks_serve_vectors():
