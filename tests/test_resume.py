@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY, cli_environment, compose_train, read_results, run_cli
+from PIL import Image
 from wandb_offline import offline_runs, read_offline_run
 
 from vae_lab.checkpoints import read_checkpoint
@@ -23,9 +25,24 @@ RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 
 EVERY_4_STEPS = "callbacks.step_checkpoint.every_n_train_steps=4"
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
-def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path, compiled):
-    options = [*RING, EVERY_4_STEPS, f"model.compile={str(compiled).lower()}"]
+# 600 8x8 grey images left on disk and read per batch by a worker process: 9 training steps per epoch, as RING.
+ON_DISK = [*TINY, "data=image_folder", "data.channels=1", "data.in_memory=false", "data.num_workers=1"]
+KILLED_RUNS = {"eager": [*RING, "model.compile=false"], "compiled": [*RING, "model.compile=true"], "image_folder_on_disk": ON_DISK}
+
+
+def write_grey_images(folder: Path, count: int = 600) -> Path:
+    folder.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, size=(count, 8, 8), dtype=np.uint8)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{i:04d}.png")
+    return folder
+
+
+@pytest.mark.parametrize("case", KILLED_RUNS)
+def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_run(tmp_path, case):
+    options = [*KILLED_RUNS[case], EVERY_4_STEPS]
+    if case == "image_folder_on_disk":
+        options.append(f"data.path={write_grey_images(tmp_path / 'images')}")
     reference = train(compose_train(options, tmp_path / "uninterrupted"))
     marker = tmp_path / "reached_step_14"
     command = [

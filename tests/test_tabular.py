@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from test_train import assert_one_clear_message
 
+import vae_lab
 from vae_lab.checkpoints import load_run, read_checkpoint
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.train import train
@@ -197,3 +198,20 @@ def test_likelihood_and_data_must_match(tmp_path, trained):
     with pytest.raises(ConfigError, match="likelihood=tabular needs the column layout of a table"):
         build_module(image_cfg, (1, 28, 28))
     assert math.isfinite(datamodule.split("val").x.sum())
+
+
+def test_the_python_api_samples_rows_and_imputes_as_the_commands_do(trained, tmp_path):
+    frame, _, results = trained
+    run = vae_lab.load_run(results["run_dir"])  # a run directory: its best checkpoint
+    assert run.checkpoint == Path(results["best_checkpoint"])
+    rows = run.sample_table(300, seed=0)
+    assert list(rows.columns) == MODELLED and len(rows) == 300 and set(rows["group"]) <= set(GROUPS)
+    incomplete = mixed_table(50, seed=9)
+    source = tmp_path / "incomplete.csv"
+    incomplete.to_csv(source, index=False)
+    with initialize_config_module(config_module="vae_lab.conf", version_base="1.3"):
+        cfg = compose("impute", [f"ckpt_path={results['best_checkpoint']}", f"input={source}", f"output={tmp_path / 'cli.csv'}"])
+    impute_csv(cfg)
+    filled = run.impute(incomplete)
+    assert incomplete[["x1", "group"]].isna().any().all() and not filled[MODELLED].isna().any().any()
+    pd.testing.assert_frame_equal(filled.astype(str), pd.read_csv(tmp_path / "cli.csv", dtype=str, keep_default_na=False))

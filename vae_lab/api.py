@@ -156,8 +156,8 @@ class Run:
         table = self.table_datamodule("sample_table")
         return table.to_frame(self.sample(n, "sample", seed))
 
-    def impute(self, frame: pd.DataFrame, draws: int = 0, iterations: int = 1, seed: int = 0) -> pd.DataFrame:
-        """`frame` with its missing cells filled, as ``vae-lab impute`` fills a CSV (the same code reads it)."""
+    def impute(self, frame: pd.DataFrame, draws: int = 0, iterations: int = 10, seed: int = 0) -> pd.DataFrame:
+        """`frame` with its missing cells filled, as ``vae-lab impute`` fills a CSV (the same code, the same defaults)."""
         from vae_lab.commands.impute import impute_table
 
         table = self.table_datamodule("impute")
