@@ -113,5 +113,5 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
 @pytest.mark.parametrize("override, refused", [("optimizer.lr=-1", "Invalid learning rate"), ("optimizer.betas=[0.9,1.5]", "beta")])
 def test_an_optimizer_setting_torch_refuses_is_one_config_error_naming_the_settings(override, refused, tmp_path):
     cfg = compose_train([override], tmp_path)
-    with pytest.raises(ConfigError, match=rf"torch.optim.Adam refuses the settings .*{override.split('=')[0]}=.*: .*{refused}"):
+    with pytest.raises(ConfigError, match=rf"optimizer \(torch.optim.Adam\) refuses its settings .*{override.split('=')[0]}=.*: .*{refused}"):
         build_module(cfg, data_shape=(1, 28, 28))

@@ -16,6 +16,7 @@ from vae_lab.checkpoints import CONFIG_KEY, load_run
 from vae_lab.commands.encode import encode
 from vae_lab.commands.evaluate import evaluate
 from vae_lab.commands.sample import sample
+from vae_lab.config_schema import check_config
 from vae_lab.errors import CheckpointError, ConfigError, DataError
 
 QUICK_EVAL = ["eval.iwae_samples=200", "eval.refine_examples=20", "eval.refine_steps=30"]
@@ -136,7 +137,7 @@ def test_bad_input_is_one_clear_message(trained, tmp_path):
         ([f"ckpt_path={truncated}"], CheckpointError, "cannot be read"),
         ([f"ckpt_path={foreign}"], CheckpointError, "is not a vae_lab checkpoint"),
         ([f"ckpt_path={other_model}"], CheckpointError, "do not fit the model its config describes"),
-        ([f"ckpt_path={checkpoint}", "eval.iwae_samples=0"], ConfigError, "eval.iwae_samples must be an integer >= 1, got 0"),
+        ([f"ckpt_path={checkpoint}", "eval.iwae_samples=0"], ConfigError, "eval.iwae_samples=0: must be greater than or equal to 1"),
         ([f"ckpt_path={checkpoint}", "split=valid"], ConfigError, "unknown split 'valid'; choose one of: train, val, test"),
         ([f"ckpt_path={checkpoint}", "device=tpu"], ConfigError, "device=tpu"),
         ([f"ckpt_path={checkpoint}", "+data=ring"], ConfigError, "rebuilds model and data from the checkpoint, so data cannot"),
@@ -148,8 +149,8 @@ def test_bad_input_is_one_clear_message(trained, tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ConfigError, match="is not a writable folder; pass output=PATH"):
         evaluate(compose_command("eval", [f"ckpt_path={checkpoint}", f"output={tmp_path / 'a_file' / 'eval.json'}"]))
-    with pytest.raises(ConfigError, match="sample.mode must be mean"):
-        sample(compose_command("sample", [f"ckpt_path={checkpoint}", "sample.mode=median"]))
+    with pytest.raises(ConfigError, match="sample.mode='median': must be 'mean' or 'sample' or must be None"):
+        check_config(compose_command("sample", [f"ckpt_path={checkpoint}", "sample.mode=median"]))
     with pytest.raises(ConfigError, match="ckpt_path is required: vae-lab encode"):
         encode(compose_command("encode", []))
 

@@ -138,7 +138,8 @@ def test_help_lists_commands_and_groups(tmp_path):
     assert top.returncode == 0 and all(f"  {name} " in top.stdout for name in ("train", "eval", "sample", "encode"))
     group_help = run_cli(["train", "--help"], cwd=tmp_path)
     assert group_help.returncode == 0
-    expected = ("data: binarized_mnist, csv, fashion_mnist, mnist, mnist_dynamic, ring", "likelihood: bernoulli, gaussian, gaussian_learned, tabular",
+    expected = ("data: array, binarized_mnist, csv, dataset, fashion_mnist, image_folder, mnist, mnist_dynamic, ring",
+                "likelihood: bernoulli, discretized_logistic, gaussian, gaussian_learned, tabular",
                 "encoder: conv, mlp")
     for line in expected:
         assert line in group_help.stdout

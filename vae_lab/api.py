@@ -30,6 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from vae_lab.checkpoints import load_run as load_checkpoint
+from vae_lab.config_schema import check_config
 from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.evaluation.split_evaluation import EvalSettings, elbo_per_example, log_likelihood_per_example
@@ -58,6 +59,7 @@ def train(overrides: Sequence[str] = (), config_name: str = "train") -> dict[str
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         del cfg["hydra"]  # as in a Hydra app: the task's config without Hydra's own node (now in HydraConfig)
+    check_config(cfg)
     with RunDir(Path(cfg.paths.output_dir)).locked():
         return train_run(cfg)
 

@@ -35,7 +35,8 @@ def build(config: DictConfig, **kwargs: Any) -> Any:
         if isinstance(cause, VaeLabError):
             raise cause from None
         target = config.get("_target_", "?") if isinstance(config, DictConfig) else "?"
-        raise ConfigError(f"cannot build {target}: {cause or error}") from None
+        key = config._get_full_key(None) if isinstance(config, DictConfig) else "?"
+        raise ConfigError(f"{key} ({target}) refuses its settings: {cause or error}") from None
 
 
 def constructor_parameters(config: DictConfig) -> set[str] | None:
@@ -70,9 +71,7 @@ def build_datamodule(cfg: DictConfig, state: dict[str, Any] | None = None) -> In
 
 def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAE:
     """likelihood_kwargs: what the data module tells the likelihood (``datamodule.likelihood_kwargs()``)."""
-    latent_dim = cfg.model.latent_dim
-    if latent_dim < 1:
-        raise ConfigError(f"model.latent_dim must be >= 1, got {latent_dim}")
+    latent_dim = cfg.model.latent_dim  # >= 1: config_schema.ModelSettings
     likelihood_kwargs = likelihood_kwargs or {}
     accepted = constructor_parameters(cfg.likelihood)
     if accepted is not None and not set(likelihood_kwargs) <= accepted:
@@ -114,7 +113,7 @@ def build_optimizer(node: DictConfig) -> Any:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except (ValueError, TypeError, RuntimeError) as error:
         settings = ", ".join(f"optimizer.{key}={value}" for key, value in node.items() if not str(key).startswith("_"))
-        raise ConfigError(f"{node._target_} refuses the settings {settings}: {error}") from None
+        raise ConfigError(f"optimizer ({node._target_}) refuses its settings {settings}: {error}") from None
     return factory
 
 

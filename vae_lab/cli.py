@@ -24,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from vae_lab import config_resolvers, sweeps
+from vae_lab.config_schema import check_config
 from vae_lab.errors import TrainingDiverged, VaeLabError
 from vae_lab.quiet import one_console, quiet_third_party
 from vae_lab.run_dir import remove_if_nothing_written
@@ -41,6 +42,7 @@ COMMANDS = {
 }
 
 config_resolvers.register()
+TASK_STARTED = False  # set once Hydra has composed the config and runs a task
 
 
 def usage() -> str:
@@ -66,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
     except SystemExit as stop:
-        exit_without_teardown(stop.code)
+        # Hydra reports a config it cannot compose (an unknown key, group or option) in one message and exit
+        # status 1; that is a user's mistake like any other before the task starts: status 2.
+        exit_without_teardown(2 if stop.code == 1 and not TASK_STARTED else stop.code)
     exit_without_teardown(0)
 
 
@@ -104,6 +108,8 @@ def make_sweeper_plugin_visible() -> None:
 
 def run_command(cfg: DictConfig) -> Any:
     """The Hydra task of every command (also in a launcher's process): import the command, run its task."""
+    global TASK_STARTED
+    TASK_STARTED = True
     module = importlib.import_module(COMMANDS[cfg.task_name][0])
     one_console()
     return run_reporting_errors(module.task, cfg)
@@ -117,6 +123,7 @@ def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> 
     """
     log_to_file_on_rank_zero_only()
     try:
+        check_config(cfg)
         return task(cfg)
     except Exception as error:
         in_sweep = sweeps.in_multirun()

@@ -183,8 +183,8 @@ def is_secondary_process() -> bool:
     return any(os.environ.get(name, "0").isdigit() and int(os.environ.get(name, "0")) > 0 for name in RANK_VARIABLES)
 
 
-# What a run directory holds before its run has written anything of its own.
-BEFORE_THE_RUN = {".hydra", "train.log", RunDir.LOCK}
+# What a run directory holds before its run has written anything of its own (and the command's <name>.log).
+BEFORE_THE_RUN = {".hydra", RunDir.LOCK}
 
 
 def remove_if_nothing_written(path: Path) -> bool:
@@ -194,7 +194,7 @@ def remove_if_nothing_written(path: Path) -> bool:
     path = Path(path)
     if not path.is_dir() or path.resolve() == Path.cwd().resolve() or not (path / ".hydra").is_dir():
         return False
-    if {entry.name for entry in path.iterdir()} - BEFORE_THE_RUN:
+    if any(entry.name not in BEFORE_THE_RUN and entry.suffix != ".log" for entry in path.iterdir()):
         return False
     RunDirLock.release_held()
     root = logging.getLogger()

@@ -110,8 +110,7 @@ def test_bad_own_data_names_what_is_wrong(image_folder, tmp_path):
     cases = [
         ([f"data.path={image_folder}"], DataError, "different sizes .* set data.image_size=N"),
         ([f"data.path={tmp_path / 'nowhere'}"], DataError, "is not a folder"),
-        ([f"data.path={image_folder}", "data.channels=2"], ConfigError, "data.channels must be 1"),
-        ([f"data.path={image_folder}", "data.image_size=16", "data.pixels=dynamic"], ConfigError, "for data.channels=1"),
+        ([f"data.path={image_folder}", "data.image_size=16", "data.pixels=dynamic"], ConfigError, "binarization is for one channel"),
     ]
     for overrides, error, message in cases:
         with pytest.raises(error, match=message):

@@ -4,14 +4,12 @@ import logging
 from functools import partial
 
 import pandas as pd
-import pytest
 import torch
 from conftest import TINY, compose_train
 from torch import nn
 from wandb_offline import finished_offline_run
 
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_trainer
-from vae_lab.errors import ConfigError
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood
 from vae_lab.models.priors import StandardNormalPrior
@@ -84,12 +82,6 @@ def test_low_kl_for_patience_epochs_fires_even_with_active_units():
     assert monitor.diagnose(usage, epoch=1) is None
     monitor.epochs_under_epsilon = 2
     assert monitor.diagnose(usage, epoch=2).startswith("posterior collapse after epoch 2: KL < 0.5 nats for 2 epochs (KL 0.2 nats, 1/2 units active)")
-
-
-@pytest.mark.parametrize("key, value", [("patience", 0), ("kl_epsilon", -1.0), ("min_active_units", -1), ("active_threshold", float("nan"))])
-def test_bad_monitor_settings_are_config_errors(key, value):
-    with pytest.raises(ConfigError, match=f"callbacks.collapse_monitor.{key} must be a finite number"):
-        CollapseMonitor(**{key: value})
 
 
 def test_too_few_active_units_must_last_patience_epochs():

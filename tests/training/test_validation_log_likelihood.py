@@ -9,6 +9,7 @@ from conftest import TINY, compose_train
 from vae_lab.build import build_callbacks
 from vae_lab.checkpoints import load_run
 from vae_lab.commands.train import train
+from vae_lab.config_schema import check_config
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
@@ -39,5 +40,5 @@ def test_logs_the_exact_importance_sampled_log_likelihood_every_n_epochs(tmp_pat
 
 def test_bad_settings_are_refused_when_the_callbacks_are_built(tmp_path):
     cfg = compose_train(["callbacks=[default,val_log_likelihood]", "callbacks.val_log_likelihood.num_samples=0"], tmp_path)
-    with pytest.raises(ConfigError, match="callbacks.val_log_likelihood.num_samples must be >= 1, got 0"):
-        build_callbacks(cfg)
+    with pytest.raises(ConfigError, match="callbacks.val_log_likelihood.num_samples=0: must be greater than or equal to 1"):
+        check_config(cfg)

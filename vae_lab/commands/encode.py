@@ -13,15 +13,12 @@ from omegaconf import DictConfig
 
 from vae_lab.atomic_files import replace_atomically
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
-from vae_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 def encode(cfg: DictConfig) -> Path:
     """Encode the split and write the .npz; returns its path."""
-    if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, got {cfg.batch_size!r}")
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
     split = run.datamodule.split(cfg.split)

@@ -32,11 +32,6 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     for key in ("ckpt_path", "input", "output"):
         if not cfg.get(key):
             raise ConfigError(f"vae-lab impute needs {key}=...: usage: vae-lab impute ckpt_path=MODEL.ckpt input=IN.csv output=OUT.csv")
-    if cfg.draws < 0 or cfg.iterations < 1 or cfg.batch_size < 1:
-        raise ConfigError(
-            f"impute needs draws >= 0, iterations >= 1 and batch_size >= 1, "
-            f"got draws={cfg.draws}, iterations={cfg.iterations}, batch_size={cfg.batch_size}"
-        )
     _, datamodule, module = load_run(cfg.ckpt_path)
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")

@@ -12,21 +12,15 @@ import torch
 from omegaconf import DictConfig
 
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
-from vae_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MODES = ("mean", "sample")
 SAMPLES_PER_PASS = 10_000
 
 
 def sample(cfg: DictConfig) -> list[Path]:
     """Decode `n` prior draws; returns the files written."""
-    mode, count = cfg.sample.mode, cfg.n
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"sample.mode must be mean (E[x|z]) or sample (a draw x ~ p(x|z)), got '{mode}'")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ConfigError(f"n must be an integer >= 1, got {count!r}")
+    mode, count = cfg.sample.mode, cfg.n  # checked by config_schema.SampleCommandSettings
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
     mode = mode or run.datamodule.default_sample_mode

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, check_held_out_size, split_rows
+from vae_lab.data.in_memory import Split, split_rows
 from vae_lab.errors import ConfigError, DataError
 
 SUFFIXES = (".npy", ".npz", ".pt")
@@ -31,18 +32,18 @@ class ArrayDataModule(ImageDataModule):
         path: str,
         key: str | None = None,
         labels_key: str | None = None,
-        val_size: int | float = 0.1,
-        test_size: int | float = 0.1,
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        val_size: HeldOutSize = 0.1,
+        test_size: HeldOutSize = 0.1,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.path = Path(path).expanduser()
         self.key, self.labels_key = key, labels_key
-        self.val_size = check_held_out_size("data.val_size", val_size)
-        self.test_size = check_held_out_size("data.test_size", test_size)
+        self.val_size = val_size
+        self.test_size = test_size
 
     def load_splits(self) -> dict[str, Split]:
         examples, labels = read_arrays(self.path, self.key, self.labels_key)

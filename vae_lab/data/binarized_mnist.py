@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vae_lab.config_schema import AtLeastOne
 from vae_lab.data.images import ImageDataModule
 from vae_lab.data.in_memory import Split, unlabelled
 from vae_lab.errors import DataError
@@ -30,8 +31,8 @@ class BinarizedMNISTDataModule(ImageDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:

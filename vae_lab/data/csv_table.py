@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 import torch
 
+from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
-from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, check_held_out_size, split_rows
+from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, split_rows
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
@@ -35,8 +36,8 @@ class CSVDataModule(InMemoryDataModule):
     def __init__(
         self,
         path: str,
-        val_size: int | float = 0.1,
-        test_size: int | float = 0.1,
+        val_size: HeldOutSize = 0.1,
+        test_size: HeldOutSize = 0.1,
         target: str | None = None,
         categorical: list[str] = (),
         numeric: list[str] = (),
@@ -58,16 +59,16 @@ class CSVDataModule(InMemoryDataModule):
         standardize: bool = True,
         encoding: str = "utf-8",
         delimiter: str | None = None,
-        batch_size: int = 256,
+        batch_size: AtLeastOne = 256,
         min_epoch_rows: int = 0,
-        eval_batch_size: int | None = None,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.path = Path(path).expanduser()
-        self.val_size = check_held_out_size("data.val_size", val_size)
-        self.test_size = check_held_out_size("data.test_size", test_size)
+        self.val_size = val_size
+        self.test_size = test_size
         if min_epoch_rows < 0:
             raise ConfigError(f"data.min_epoch_rows must be >= 0, got {min_epoch_rows}")
         self.encoding, self.delimiter, self.min_epoch_rows = encoding, delimiter, min_epoch_rows

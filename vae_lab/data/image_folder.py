@@ -15,19 +15,19 @@ in bounded memory; ``auto`` holds them in memory when they take at most ``memory
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
 
-from vae_lab.data.images import PIXEL_MODES, ImageDataModule, apply_pixel_mode
-from vae_lab.data.in_memory import Split, check_held_out_size, split_rows
+from vae_lab.config_schema import AtLeastOne, HeldOutSize, NonNegativeInt, Positive
+from vae_lab.data.images import ImageDataModule, PixelMode, apply_pixel_mode
+from vae_lab.data.in_memory import Split, split_rows
 from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
-IN_MEMORY = ("auto", "true", "false")
 PIL_MODES = {1: "L", 3: "RGB"}
 
 
@@ -151,36 +151,27 @@ class ImageFolderDataModule(ImageDataModule):
     def __init__(
         self,
         path: str,
-        image_size: int | None = None,
-        channels: int = 3,
-        pixels: str = "grey",
-        in_memory: str | bool = "auto",
-        memory_budget_mb: float | None = None,
-        num_workers: int = 2,
-        val_size: int | float = 0.1,
-        test_size: int | float = 0.1,
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        image_size: AtLeastOne | None = None,
+        channels: Literal[1, 3] = 3,
+        pixels: PixelMode = "grey",
+        in_memory: Literal["auto"] | bool = "auto",
+        memory_budget_mb: Positive | None = None,
+        num_workers: NonNegativeInt = 2,
+        val_size: HeldOutSize = 0.1,
+        test_size: HeldOutSize = 0.1,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
-        in_memory = str(in_memory).lower()
-        if in_memory not in IN_MEMORY:
-            raise ConfigError(f"data.in_memory must be auto, true or false, got {in_memory!r}")
-        if channels not in PIL_MODES:
-            raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels!r}")
-        if pixels not in PIXEL_MODES or (pixels != "grey" and channels != 1):
-            raise ConfigError(f"data.pixels={pixels!r}: choose grey, or for data.channels=1 dynamic or static (binarized)")
-        if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1):
-            raise ConfigError(f"data.image_size must be a side length >= 1 in pixels (or null: keep the sizes), got {image_size!r}")
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ConfigError(f"data.num_workers must be an integer >= 0, got {num_workers!r}")
+        if pixels != "grey" and channels != 1:
+            raise ConfigError(f"data.pixels={pixels}: binarization is for one channel; use data.channels=1, or data.pixels=grey")
         self.path = Path(path).expanduser()
         self.image_size, self.channels, self.pixels = image_size, channels, pixels
         self.in_memory, self.memory_budget_mb, self.num_workers = in_memory, memory_budget_mb, num_workers
-        self.val_size = check_held_out_size("data.val_size", val_size)
-        self.test_size = check_held_out_size("data.test_size", test_size)
+        self.val_size = val_size
+        self.test_size = test_size
         self.classes: list[str] = []
         self.held_in_memory: bool | None = None
 
@@ -203,7 +194,7 @@ class ImageFolderDataModule(ImageDataModule):
 
     def holds_in_memory(self, nbytes: int) -> bool:
         if self.in_memory != "auto":
-            return self.in_memory == "true"
+            return bool(self.in_memory)
         budget = self.memory_budget_mb * 2**20 if self.memory_budget_mb is not None else available_memory() / 2
         return nbytes <= budget
 

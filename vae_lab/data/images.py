@@ -11,16 +11,17 @@ Pixel modes (``pixels``):
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.utils import save_image
 
+from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data import idx_files
-from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, check_held_out_size
-from vae_lab.errors import ConfigError
+from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split
 
-PIXEL_MODES = ("grey", "dynamic", "static")
+PixelMode = Literal["grey", "dynamic", "static"]
 BINARIZATION = {
     "grey": "none: grey levels in [0, 1] (a Bernoulli log-likelihood of grey data is not comparable with binarized results)",
     "dynamic": "dynamic: training images resampled every batch; validation and test binarized once with seed {seed}",
@@ -50,20 +51,18 @@ class MNISTDataModule(ImageDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        pixels: str = "grey",
-        val_size: int | float = 5000,
+        pixels: PixelMode = "grey",
+        val_size: HeldOutSize = 5000,
         download: bool = True,
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
-        if pixels not in PIXEL_MODES:
-            raise ConfigError(f"data.pixels must be one of {', '.join(PIXEL_MODES)}, got '{pixels}'")
         self.data_dir = Path(data_dir)
         self.pixels = pixels
-        self.val_size = check_held_out_size("data.val_size", val_size)
+        self.val_size = val_size
         self.download = download
 
     def load_splits(self) -> dict[str, Split]:

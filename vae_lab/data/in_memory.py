@@ -23,6 +23,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from vae_lab.config_schema import AtLeastOne
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
 from vae_lab.errors import ConfigError, DataError
 
@@ -57,6 +58,11 @@ class Split:
     @property
     def data_shape(self) -> tuple[int, ...]:
         return tuple(self.stored.shape[1:])
+
+    @property
+    def in_memory(self) -> bool:
+        """False when the examples stay on disk and are read when indexed (``ImageFiles``)."""
+        return isinstance(self.stored, torch.Tensor)
 
     @property
     def nbytes(self) -> int:
@@ -112,13 +118,6 @@ def keep_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
 
-def check_held_out_size(key: str, size: Any) -> int | float:
-    """`size` if it is a count >= 1 or a fraction in (0, 1), else a ConfigError naming the config `key`."""
-    if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
-        raise ConfigError(f"{key} must be a count >= 1 or a fraction in (0, 1), got {size!r}")
-    return size
-
-
 def carve_split(split: Split, size: int | float, seed: int) -> tuple[Split, Split]:
     """Split off `size` rows (a count, or a fraction in (0, 1)) at random with `seed`; returns (rest, carved)."""
     n = len(split)
@@ -163,10 +162,8 @@ class InMemoryDataModule(L.LightningDataModule):
     # shown) or "sample" (draws x ~ p(x|z), what synthetic tables need).
     default_sample_mode = "mean"
 
-    def __init__(self, batch_size: int = 128, eval_batch_size: int | None = None, seed: int = 0, pin_memory: bool = False) -> None:
+    def __init__(self, batch_size: AtLeastOne = 128, eval_batch_size: AtLeastOne | None = None, seed: int = 0, pin_memory: bool = False) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed

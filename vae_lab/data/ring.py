@@ -6,7 +6,8 @@ The points are already centred with unit-order scale, so no further standardizat
 
 import torch
 
-from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, check_held_out_size, unlabelled
+from vae_lab.config_schema import AtLeastOne, HeldOutSize
+from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, unlabelled
 
 
 def ring_points(num_samples: int, noise: float, generator: torch.Generator) -> torch.Tensor:
@@ -25,17 +26,17 @@ class RingDataModule(InMemoryDataModule):
         self,
         num_samples: int = 10000,
         noise: float = 0.0,
-        val_size: int | float = 0.1,
-        test_size: int | float = 0.1,
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        val_size: HeldOutSize = 0.1,
+        test_size: HeldOutSize = 0.1,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.num_samples, self.noise = num_samples, noise
-        self.val_size = check_held_out_size("data.val_size", val_size)
-        self.test_size = check_held_out_size("data.test_size", test_size)
+        self.val_size = val_size
+        self.test_size = test_size
 
     def load_splits(self) -> dict[str, Split]:
         points = ring_points(self.num_samples, self.noise, torch.Generator().manual_seed(self.seed))

@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.arrays import as_stored
 from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, check_held_out_size, split_rows
+from vae_lab.data.in_memory import Split, split_rows
 from vae_lab.errors import DataError
 
 
@@ -27,17 +28,17 @@ class DatasetDataModule(ImageDataModule):
     def __init__(
         self,
         dataset: Dataset,
-        val_size: int | float = 0.1,
-        test_size: int | float = 0.1,
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
+        val_size: HeldOutSize = 0.1,
+        test_size: HeldOutSize = 0.1,
+        batch_size: AtLeastOne = 128,
+        eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
         self.dataset = dataset
-        self.val_size = check_held_out_size("data.val_size", val_size)
-        self.test_size = check_held_out_size("data.test_size", test_size)
+        self.val_size = val_size
+        self.test_size = test_size
 
     @property
     def dataset_name(self) -> str:

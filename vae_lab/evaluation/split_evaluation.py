@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from vae_lab.config_schema import AtLeastOne, NonNegative, NonNegativeInt, Positive, validated
 from vae_lab.data.in_memory import InMemoryDataModule, Split
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.amortization_gap import refine_posterior
@@ -44,44 +45,25 @@ SAMPLE_STREAM = 0  # example_noise streams: the ELBO's draws and the importance 
 class EvalSettings:
     """What to compute and how hard (``eval.*`` in conf/eval.yaml)."""
 
-    iwae_samples: int = 1000
-    elbo_samples: int = 10
-    active_unit_threshold: float = 0.01
-    refine_examples: int = 100
-    refine_steps: int = 500
-    refine_lr: float = 0.03
-    refine_mc_samples: int = 1
-    fidelity_samples: int = 10000
-    max_examples: int | None = None
-    memory_budget_mb: float | None = None
+    iwae_samples: AtLeastOne = 1000
+    elbo_samples: AtLeastOne = 10
+    active_unit_threshold: NonNegative = 0.01
+    refine_examples: NonNegativeInt = 100
+    refine_steps: NonNegativeInt = 500
+    refine_lr: Positive = 0.03
+    refine_mc_samples: AtLeastOne = 1
+    fidelity_samples: NonNegativeInt = 10000
+    max_examples: AtLeastOne | None = None
+    memory_budget_mb: Positive | None = None
     seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("iwae_samples", "elbo_samples", "refine_mc_samples"):
-            _check(name, getattr(self, name), 1)
-        for name in ("refine_examples", "refine_steps", "fidelity_samples"):
-            _check(name, getattr(self, name), 0)
-        _check("max_examples", self.max_examples, 1, allow_none=True)
-        _check("refine_lr", self.refine_lr, 0, integer=False, strict=True)
-        _check("active_unit_threshold", self.active_unit_threshold, 0, integer=False)
-        _check("memory_budget_mb", self.memory_budget_mb, 0, integer=False, strict=True, allow_none=True)
 
     @classmethod
     def from_config(cls, node: dict[str, Any], seed: int) -> "EvalSettings":
+        """The settings of the ``eval`` node, checked (config_schema): a bad or unknown key is a ConfigError."""
         unknown = sorted(set(node) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown eval settings: {', '.join(unknown)}; see conf/eval.yaml")
-        return cls(**node, seed=seed)
-
-
-def _check(name: str, value: Any, low: float, integer: bool = True, strict: bool = False, allow_none: bool = False) -> None:
-    """A ConfigError unless `value` is an integer (or a number) >= `low` (> if strict), or None if allowed."""
-    if value is None and allow_none:
-        return
-    numeric = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-    if not (numeric and math.isfinite(value) and (value > low if strict else value >= low)):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"eval.{name} must be {kind} {'>' if strict else '>='} {low}{' or null' if allow_none else ''}, got {value!r}")
+        return validated(cls, {**node, "seed": seed}, "eval")
 
 
 @dataclass

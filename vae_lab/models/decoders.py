@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vae_lab.models.layers import ResidualBlock, conv_stage_sides, make_activation, mlp
+from vae_lab.config_schema import AtLeastOne, DropoutRate
+from vae_lab.models.layers import Activation, ResidualBlock, conv_stage_sides, make_activation, mlp
 
 
 class MLPDecoder(nn.Module):
@@ -24,8 +25,8 @@ class MLPDecoder(nn.Module):
         latent_dim: int,
         output_shape: Sequence[int],
         hidden_sizes: Sequence[int] = (400,),
-        activation: str = "relu",
-        dropout: float = 0.0,
+        activation: Activation = "relu",
+        dropout: DropoutRate = 0.0,
     ) -> None:
         super().__init__()
         self.output_shape = tuple(output_shape)
@@ -48,9 +49,9 @@ class ConvDecoder(nn.Module):
         latent_dim: int,
         output_shape: Sequence[int],
         channels: Sequence[int] = (64, 32),
-        hidden_size: int = 256,
-        activation: str = "relu",
-        max_final_side: int = 8,
+        hidden_size: AtLeastOne = 256,
+        activation: Activation = "relu",
+        max_final_side: AtLeastOne = 8,
         residual: bool = False,
     ) -> None:
         super().__init__()

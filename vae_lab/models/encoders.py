@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vae_lab.models.layers import ResidualBlock, bounded_log_var, conv_stage_sides, make_activation, mlp
+from vae_lab.config_schema import AtLeastOne, DropoutRate
+from vae_lab.models.layers import Activation, ResidualBlock, bounded_log_var, conv_stage_sides, make_activation, mlp
 
 
 class MLPEncoder(nn.Module):
@@ -24,8 +25,8 @@ class MLPEncoder(nn.Module):
         data_shape: Sequence[int],
         latent_dim: int,
         hidden_sizes: Sequence[int] = (400,),
-        activation: str = "relu",
-        dropout: float = 0.0,
+        activation: Activation = "relu",
+        dropout: DropoutRate = 0.0,
     ) -> None:
         super().__init__()
         self.body, width = mlp(math.prod(data_shape), hidden_sizes, activation, dropout)
@@ -50,9 +51,9 @@ class ConvEncoder(nn.Module):
         data_shape: Sequence[int],
         latent_dim: int,
         channels: Sequence[int] = (32, 64),
-        hidden_size: int = 256,
-        activation: str = "relu",
-        max_final_side: int = 8,
+        hidden_size: AtLeastOne = 256,
+        activation: Activation = "relu",
+        max_final_side: AtLeastOne = 8,
         residual: bool = False,
     ) -> None:
         super().__init__()

@@ -11,7 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from vae_lab.config_checks import check_number
+from vae_lab.config_schema import AtLeastOne, NonNegative, NonNegativeInt
 from vae_lab.evaluation.latent_usage import LatentUsage, latent_usage
 
 log = logging.getLogger(__name__)
@@ -33,16 +33,13 @@ class CollapseMonitor(Callback):
 
     def __init__(
         self,
-        min_active_units: int = 1,
-        kl_epsilon: float = 0.5,
-        patience: int = 3,
-        active_threshold: float = 0.01,
+        min_active_units: NonNegativeInt = 1,
+        kl_epsilon: NonNegative = 0.5,
+        patience: AtLeastOne = 3,
+        active_threshold: NonNegative = 0.01,
         log_kl_per_dim: bool = True,
     ) -> None:
-        self.min_active_units = int(check_number("callbacks.collapse_monitor.min_active_units", min_active_units, minimum=0))
-        self.kl_epsilon = check_number("callbacks.collapse_monitor.kl_epsilon", kl_epsilon, minimum=0)
-        self.patience = int(check_number("callbacks.collapse_monitor.patience", patience, minimum=1))
-        self.active_threshold = check_number("callbacks.collapse_monitor.active_threshold", active_threshold, minimum=0)
+        self.min_active_units, self.kl_epsilon, self.patience, self.active_threshold = min_active_units, kl_epsilon, patience, active_threshold
         self.log_kl_per_dim = log_kl_per_dim
         self.epochs_under_epsilon = 0
         self.epochs_too_few_active = 0

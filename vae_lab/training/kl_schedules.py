@@ -12,18 +12,18 @@ resumed run continues exactly where it stopped.
 """
 
 import math
+from typing import Literal
 
-from vae_lab.config_checks import check_number
-from vae_lab.errors import ConfigError
+from vae_lab.config_schema import NonNegative, Positive, Share
 
-UNITS = ("steps", "epochs")
+Unit = Literal["steps", "epochs"]
 
 
 class KLSchedule:
     """The KL weight at (global step, epoch progress); ``beta`` is the weight it reaches."""
 
-    def __init__(self, beta: float = 1.0) -> None:
-        self.beta = check_number("model.beta", beta, minimum=0)
+    def __init__(self, beta: NonNegative = 1.0) -> None:
+        self.beta = beta
 
     def __call__(self, step: int, epoch: float) -> float:
         raise NotImplementedError
@@ -39,10 +39,9 @@ class Constant(KLSchedule):
 class LinearWarmup(KLSchedule):
     """beta * min(1, t / duration), with t in ``unit`` (``steps`` or ``epochs``)."""
 
-    def __init__(self, beta: float = 1.0, duration: float = 10, unit: str = "epochs") -> None:
+    def __init__(self, beta: NonNegative = 1.0, duration: Positive = 10, unit: Unit = "epochs") -> None:
         super().__init__(beta)
-        self.duration = check_number("model.kl_schedule.duration", duration, minimum=0, strict=True)
-        self.unit = check_unit(unit)
+        self.duration, self.unit = duration, unit
 
     def __call__(self, step: int, epoch: float) -> float:
         progress = step if self.unit == "steps" else epoch
@@ -56,17 +55,14 @@ class Cyclical(KLSchedule):
 
     def __init__(
         self,
-        beta: float = 1.0,
-        cycle_length: float = 10,
-        ratio: float = 0.5,
-        num_cycles: float | None = None,
-        unit: str = "epochs",
+        beta: NonNegative = 1.0,
+        cycle_length: Positive = 10,
+        ratio: Share = 0.5,
+        num_cycles: Positive | None = None,
+        unit: Unit = "epochs",
     ) -> None:
         super().__init__(beta)
-        self.cycle_length = check_number("model.kl_schedule.cycle_length", cycle_length, minimum=0, strict=True)
-        self.ratio = check_number("model.kl_schedule.ratio", ratio, minimum=0, strict=True, maximum=1)
-        self.num_cycles = None if num_cycles is None else check_number("model.kl_schedule.num_cycles", num_cycles, minimum=0, strict=True)
-        self.unit = check_unit(unit)
+        self.cycle_length, self.ratio, self.num_cycles, self.unit = cycle_length, ratio, num_cycles, unit
 
     def __call__(self, step: int, epoch: float) -> float:
         cycles = (step if self.unit == "steps" else epoch) / self.cycle_length
@@ -75,8 +71,3 @@ class Cyclical(KLSchedule):
         within_cycle = cycles - math.floor(cycles)
         return self.beta * min(1.0, within_cycle / self.ratio)
 
-
-def check_unit(unit: str) -> str:
-    if unit not in UNITS:
-        raise ConfigError(f"model.kl_schedule.unit must be one of: {', '.join(UNITS)}; got '{unit}'")
-    return unit

@@ -2,6 +2,8 @@
 
 import itertools
 
+from vae_lab.config_schema import AtLeastOne, Positive
+
 
 class StagedDecay:
     """Burda et al. (2016), section 5: the learning rate is lr * 10^(-i/7) during stage i = 0..7,
@@ -11,9 +13,9 @@ class StagedDecay:
     same eight decays in about 330 epochs.
     """
 
-    def __init__(self, epoch_scale: float = 1.0, num_stages: int = 8, stage_growth: float = 3.0, decay_per_stage: float = 10 ** (-1 / 7)) -> None:
-        if epoch_scale <= 0:
-            raise ValueError(f"epoch_scale must be > 0, got {epoch_scale}")
+    def __init__(
+        self, epoch_scale: Positive = 1.0, num_stages: AtLeastOne = 8, stage_growth: Positive = 3.0, decay_per_stage: Positive = 10 ** (-1 / 7)
+    ) -> None:
         self.epoch_scale = epoch_scale
         self.decay_per_stage = decay_per_stage
         lengths = [max(1, round(stage_growth**i * epoch_scale)) for i in range(num_stages)]

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from vae_lab.config_checks import check_number
+from vae_lab.config_schema import AtLeastOne, AtLeastTwo, NonNegativeInt, Positive
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.latent_usage import latent_usage
@@ -50,13 +50,13 @@ class Pictures(Callback):
         self,
         dirpath: str,
         draw: tuple[str, ...] = PICTURES,
-        every_n_epochs: int = 5,
+        every_n_epochs: NonNegativeInt = 5,
         at_end: bool = True,
-        num_examples: int = 16,
-        steps: int = 9,
-        span: float = 3.0,
+        num_examples: AtLeastTwo = 16,
+        steps: AtLeastTwo = 9,
+        span: Positive = 3.0,
         projection: str = "auto",
-        max_points: int = 5000,
+        max_points: AtLeastOne = 5000,
         seed: int = 0,
     ) -> None:
         unknown = [name for name in draw if name not in PICTURES]
@@ -64,13 +64,8 @@ class Pictures(Callback):
             raise ConfigError(f"callbacks.pictures.draw: unknown picture {', '.join(unknown)}; choose from: {', '.join(PICTURES)}")
         self.dirpath = Path(dirpath)
         self.draw = list(draw)
-        self.every_n_epochs = int(check_number("callbacks.pictures.every_n_epochs", every_n_epochs, minimum=0))
-        self.at_end = at_end
-        self.num_examples = int(check_number("callbacks.pictures.num_examples", num_examples, minimum=2))
-        self.steps = int(check_number("callbacks.pictures.steps", steps, minimum=2))
-        self.span = check_number("callbacks.pictures.span", span, minimum=0, strict=True)
-        self.projection = projection
-        self.max_points = int(check_number("callbacks.pictures.max_points", max_points, minimum=1))
+        self.every_n_epochs, self.at_end, self.num_examples, self.steps = every_n_epochs, at_end, num_examples, steps
+        self.span, self.projection, self.max_points = span, projection, max_points
         self.seed = seed
         self.drawn_names: list[str] = []
         self.last_drawn_epoch = -1

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from vae_lab.errors import ConfigError
+from vae_lab.config_schema import AtLeastOne, Positive
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
@@ -23,13 +23,7 @@ from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
 class ValidationLogLikelihood(Callback):
     """Logs ``val/log_likelihood`` (nats per example) at the end of every `every_n_epochs`-th epoch's validation."""
 
-    def __init__(self, num_samples: int = 100, every_n_epochs: int = 5, seed: int = 0, memory_budget_mb: float | None = None) -> None:
-        if num_samples < 1:
-            raise ConfigError(f"callbacks.val_log_likelihood.num_samples must be >= 1, got {num_samples}")
-        if every_n_epochs < 1:
-            raise ConfigError(f"callbacks.val_log_likelihood.every_n_epochs must be >= 1, got {every_n_epochs}")
-        if memory_budget_mb is not None and memory_budget_mb <= 0:
-            raise ConfigError(f"callbacks.val_log_likelihood.memory_budget_mb must be > 0 or null, got {memory_budget_mb}")
+    def __init__(self, num_samples: AtLeastOne = 100, every_n_epochs: AtLeastOne = 5, seed: int = 0, memory_budget_mb: Positive | None = None) -> None:
         self.num_samples = num_samples
         self.every_n_epochs = every_n_epochs
         self.seed = seed

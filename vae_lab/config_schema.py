@@ -1,0 +1,229 @@
+"""One check of every config value, right after composition and before any work or file.
+
+Each config node with a ``_target_`` is checked against the signature of what it builds: every key must be
+a parameter (``+trainer.foo=1`` is refused), and every value must fit the parameter's type annotation,
+ranges included. Our classes declare their ranges in their signatures with the aliases below
+(``batch_size: AtLeastOne``); third-party classes (Lightning's Trainer, torch's optimizers and
+schedulers) are checked against their own annotations. The nodes without a target (``model``, ``eval``,
+the top-level keys of each command) are described by the dataclasses below. pydantic does the checking;
+a failure is one ConfigError naming the full key, the value and what is allowed.
+
+Values a type cannot express (an optimizer's learning rate that torch refuses) are found by building:
+``build.build_optimizer`` tries the optimizer at once.
+"""
+
+import inspect
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Literal
+
+from hydra.utils import get_method
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from vae_lab.errors import ConfigError
+
+AtLeastOne = Annotated[int, Field(ge=1)]
+AtLeastTwo = Annotated[int, Field(ge=2)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]  # a fraction in (0, 1]
+DropoutRate = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+
+
+def _held_out_size(size: int | float) -> int | float:
+    if isinstance(size, bool) or not (isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size < 1):
+        raise ValueError("must be a count >= 1 or a fraction in (0, 1)")
+    return size
+
+
+HeldOutSize = Annotated[Any, AfterValidator(_held_out_size)]  # data.val_size, data.test_size
+SPECIAL_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+
+
+@dataclass
+class ModelSettings:
+    """The ``model`` node (conf/model/vae.yaml); ``kl_schedule`` is a node of its own."""
+
+    latent_dim: AtLeastOne = 20
+    beta: NonNegative = 1.0
+    recon_weight: NonNegative = 1.0
+    free_bits: NonNegative = 0.0
+    objective: Literal["elbo", "iwae"] = "elbo"
+    iwae_k: AtLeastOne = 5
+    compile: bool = False
+    kl_schedule: Any = None
+
+
+@dataclass
+class TrainSettings:
+    """The top-level keys of ``vae-lab train`` (conf/train.yaml)."""
+
+    task_name: str = "train"
+    seed: int = 0
+    run_name: str | None = None
+    ckpt_path: str | None = None
+    optimized_metric: str | list[str] = "val/loss"
+    continue_on_failure: bool = True
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+
+@dataclass
+class FromCheckpointSettings:
+    """The top-level keys shared by the commands that start from a checkpoint."""
+
+    task_name: str = ""
+    ckpt_path: str | None = None
+    output: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+    data_path: str | None = None
+
+
+@dataclass
+class EvalCommandSettings(FromCheckpointSettings):
+    split: Literal["train", "val", "test"] = "test"
+    compile: bool | None = None
+    log_to_run: bool = True
+
+
+@dataclass
+class SampleMode:
+    mode: Literal["mean", "sample"] | None = None  # E[x|z], or a draw x ~ p(x|z); None: the data's default
+
+
+@dataclass
+class SampleCommandSettings(FromCheckpointSettings):
+    n: AtLeastOne = 64
+    sample: SampleMode = field(default_factory=SampleMode)
+
+
+@dataclass
+class EncodeCommandSettings(FromCheckpointSettings):
+    split: Literal["train", "val", "test"] = "test"
+    batch_size: AtLeastOne = 1000
+
+
+@dataclass
+class ImputeCommandSettings:
+    task_name: str = "impute"
+    ckpt_path: str | None = None
+    input: str | None = None
+    output: str | None = None
+    draws: NonNegativeInt = 0
+    iterations: AtLeastOne = 10
+    seed: int = 0
+    batch_size: AtLeastOne = 4096
+    encoding: str | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class FigureCommandSettings:
+    task_name: str = "figure"
+    run_name: str | None = None
+    seed: int = 0
+    runs: str | list[str] = ""
+    split: Literal["train", "val", "test"] = "test"
+    max_points: AtLeastOne = 10000
+    projection: Literal["auto", "none", "pca"] = "auto"
+    titles: list[str] | None = None
+    data_dir: str | None = None
+    output: str = ""
+
+
+COMMAND_SETTINGS: dict[str, type] = {
+    "figure": FigureCommandSettings,
+    "train": TrainSettings,
+    "eval": EvalCommandSettings,
+    "sample": SampleCommandSettings,
+    "encode": EncodeCommandSettings,
+    "impute": ImputeCommandSettings,
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """A ConfigError naming the first value of `cfg` that its schema does not allow; see the module docstring."""
+    settings = COMMAND_SETTINGS.get(str(cfg.get("task_name")))
+    if settings is not None:
+        scalars = {key: value for key, value in _container(cfg).items() if key in {f.name for f in fields(settings)}}
+        validated(settings, scalars)
+    for key, node in target_nodes(cfg):
+        check_target_node(node, key)
+
+
+def target_nodes(node: Any, key: str = "") -> typing.Iterator[tuple[str, DictConfig]]:
+    """(full key, node) of every node with a ``_target_`` in `node`, outermost first."""
+    if isinstance(node, DictConfig):
+        if "_target_" in node:
+            yield key, node
+        for name in node.keys():
+            if not str(name).startswith("_") and not OmegaConf.is_missing(node, name):
+                yield from target_nodes(node[name], f"{key}.{name}" if key else str(name))
+    elif isinstance(node, ListConfig):
+        for position, item in enumerate(node):
+            yield from target_nodes(item, f"{key}[{position}]")
+
+
+def check_target_node(node: DictConfig, key: str) -> None:
+    """Check the keys and values of one node against the signature of its ``_target_``."""
+    try:
+        target = get_method(node._target_)
+    except Exception as error:  # Hydra wraps import failures in its own exception types
+        raise ConfigError(f"{key}._target_={node._target_} cannot be found ({error}); check the spelling or install its package") from None
+    try:
+        signature = inspect.signature(target)
+        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target, include_extras=True)
+    except (TypeError, ValueError, NameError):
+        return  # nothing to check against
+    parameters = signature.parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    values = {name: value for name, value in _container(node).items() if name not in SPECIAL_KEYS}
+    schema: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in parameters:
+            if takes_any:
+                continue
+            accepted = ", ".join(n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n != "self")
+            raise ConfigError(f"{key}.{name} is not a setting of {node._target_}; it takes: {accepted}")
+        nested = is_target(value) or isinstance(value, list) and any(is_target(item) for item in value)  # checked as nodes of their own
+        schema[name] = (Any if nested else hints.get(name, Any), ...)
+    model = create_model(key or "config", __config__=ConfigDict(arbitrary_types_allowed=True), **schema)
+    validated(model, values, key, node._target_)
+
+
+def is_target(value: Any) -> bool:
+    return isinstance(value, dict) and "_target_" in value
+
+
+def validated(schema: type, values: dict[str, Any], key: str = "", target: str | None = None) -> Any:
+    """`values` checked against `schema` (a dataclass or pydantic model) and built into it; a ConfigError
+    naming the full key (under `key`), the value and what is allowed."""
+    try:
+        return TypeAdapter(schema).validate_python(values)
+    except ValidationError as error:
+        raise ConfigError(_message(error, values, key, target)) from None
+
+
+def _message(error: ValidationError, values: dict[str, Any], key: str, target: str | None) -> str:
+    """One line for the first bad value: its full key, the value, and what is allowed."""
+    problems = error.errors(include_url=False)
+    path, value = [], values
+    for part in problems[0]["loc"]:  # the keys down to the value; the rest names union members
+        if not (isinstance(value, dict) and part in value):
+            break
+        path.append(str(part))
+        value = value[part]
+    same = [p for p in problems if [str(x) for x in p["loc"][: len(path)]] == path]
+    allowed = " or ".join(dict.fromkeys(p["msg"].replace("Input should be", "must be").replace("Value error, ", "") for p in same))
+    full_key = ".".join(filter(None, [key, *path]))
+    where = f" (a setting of {target})" if target else ""
+    shown = value if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return f"{full_key}={shown!r}: {allowed}{where}"
+
+
+def _container(node: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
