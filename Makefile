@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: train test lint install install-dev clean
+.PHONY: train test lint image-check install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,19 @@ install-dev: $(VENV)/.installed-dev
 train: install
 	$(BIN)/vae-lab train $(ARGS)
 
-## lint (ruff, configured in pyproject.toml); `make test` runs it first
+## lint: ruff (lint and format) and mypy, configured in pyproject.toml; `make test` runs it first
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## run the test suite
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## build the Dockerfile with buildah (chroot, no daemon) on a local Debian + torch base and run it as its user (minutes; not part of test)
+image-check:
+	.ci/image-check
 
 clean:
 	rm -rf $(VENV) runs outputs .pytest_cache

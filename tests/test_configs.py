@@ -115,3 +115,14 @@ def test_an_optimizer_setting_torch_refuses_is_one_config_error_naming_the_setti
     cfg = compose_train([override], tmp_path)
     with pytest.raises(ConfigError, match=rf"optimizer \(torch.optim.Adam\) refuses its settings .*{override.split('=')[0]}=.*: .*{refused}"):
         build_module(cfg, data_shape=(1, 28, 28))
+
+
+def test_a_data_kind_with_one_fitting_likelihood_chooses_it_unless_one_is_given(tmp_path):
+    likelihood = {  # data overrides -> the likelihood composed
+        ("data=csv", "data.path=t.csv"): "TabularLikelihood",
+        ("data=ring",): "GaussianLikelihood",
+        ("data=ring", "likelihood=bernoulli"): "BernoulliLikelihood",  # the command line wins
+        ("data=mnist",): "BernoulliLikelihood",
+    }
+    for overrides, expected in likelihood.items():
+        assert compose_train(list(overrides), tmp_path).likelihood._target_.endswith(expected), overrides

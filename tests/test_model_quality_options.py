@@ -65,9 +65,12 @@ def test_burda_experiment_is_the_paper_setup(tmp_path):
 
 def test_iwae_settings_that_cannot_work_are_refused(tmp_path):
     from vae_lab.build import build_module
+    from vae_lab.config_schema import check_config
     from vae_lab.errors import ConfigError
 
-    for extra, message in ((["model.iwae_k=0"], "model.iwae_k"), (["model.free_bits=0.5"], "model.free_bits=0"), (["model.objective=iwea"], "model.objective")):
+    for extra, message in ((["model.iwae_k=0"], "model.iwae_k=0: must be greater"), (["model.free_bits=0.5"], "model.free_bits=0"),
+                           (["model.objective=iwea"], "model.objective='iwea': must be 'elbo' or 'iwae'")):  # fmt: skip
         cfg = compose_train(["model.objective=iwae", *extra], tmp_path)
         with pytest.raises(ConfigError, match=message):
-            build_module(cfg, data_shape=(1, 28, 28))
+            check_config(cfg)  # each value by itself
+            build_module(cfg, data_shape=(1, 28, 28))  # values that do not fit together

@@ -21,7 +21,9 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from vae_lab import config_resolvers, sweeps
 from vae_lab.config_schema import check_config
@@ -42,7 +44,6 @@ COMMANDS = {
 }
 
 config_resolvers.register()
-TASK_STARTED = False  # set once Hydra has composed the config and runs a task
 
 
 def usage() -> str:
@@ -69,8 +70,9 @@ def main(argv: list[str] | None = None) -> None:
         hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()
     except SystemExit as stop:
         # Hydra reports a config it cannot compose (an unknown key, group or option) in one message and exit
-        # status 1; that is a user's mistake like any other before the task starts: status 2.
-        exit_without_teardown(2 if stop.code == 1 and not TASK_STARTED else stop.code)
+        # status 1, raised while it handles the error; that is a user's mistake like any other: status 2.
+        composition_error = isinstance(stop.__context__, (HydraException, OmegaConfBaseException))
+        exit_without_teardown(2 if stop.code == 1 and composition_error else stop.code)
     exit_without_teardown(0)
 
 
@@ -108,8 +110,6 @@ def make_sweeper_plugin_visible() -> None:
 
 def run_command(cfg: DictConfig) -> Any:
     """The Hydra task of every command (also in a launcher's process): import the command, run its task."""
-    global TASK_STARTED
-    TASK_STARTED = True
     module = importlib.import_module(COMMANDS[cfg.task_name][0])
     one_console()
     return run_reporting_errors(module.task, cfg)

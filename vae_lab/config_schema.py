@@ -118,7 +118,7 @@ class ImputeCommandSettings:
     seed: int = 0
     batch_size: AtLeastOne = 4096
     encoding: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
 
 
 @dataclass

@@ -116,8 +116,8 @@ def test_active_units_of_a_constructed_encoder():
         ({"iwae_samples": 0}, "eval.iwae_samples=0: must be greater than or equal to 1"),
         ({"elbo_samples": 2.5}, "eval.elbo_samples=2.5: must be a valid integer, got a number with a fractional part"),
         ({"refine_lr": 0}, "eval.refine_lr=0: must be greater than 0"),
-        ({"memory_budget_mb": -1}, "eval.memory_budget_mb=-1: must be greater than 0 or must be None"),
-        ({"max_examples": 0}, "eval.max_examples=0: must be greater than or equal to 1 or must be None"),
+        ({"memory_budget_mb": -1}, "eval.memory_budget_mb=-1: must be greater than 0"),
+        ({"max_examples": 0}, "eval.max_examples=0: must be greater than or equal to 1"),
         ({"active_unit_threshold": float("nan")}, "eval.active_unit_threshold='nan': must be a finite number"),
     ],
 )

@@ -1,4 +1,4 @@
-"""What the commands that start from a trained checkpoint share (eval, sample, encode).
+"""What the commands that start from a trained checkpoint share (eval, sample, encode, impute).
 
 They rebuild model and data from the config stored in the checkpoint, so no training override is
 repeated; the only things they change are where the data is (``data_dir=``, or ``data_path=`` for a

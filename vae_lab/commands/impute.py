@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from vae_lab.checkpoints import load_run
+from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run
 from vae_lab.data.cell_values import FLOAT
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
@@ -32,11 +32,13 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     for key in ("ckpt_path", "input", "output"):
         if not cfg.get(key):
             raise ConfigError(f"vae-lab impute needs {key}=...: usage: vae-lab impute ckpt_path=MODEL.ckpt input=IN.csv output=OUT.csv")
-    _, datamodule, module = load_run(cfg.ckpt_path)
+    device = choose_device(cfg.device)
+    run = load_checkpoint_run(cfg)  # as eval, sample and encode rebuild it
+    datamodule = run.datamodule
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
     frame, counts = impute_table(
-        datamodule, module.vae, cfg.input, cfg.encoding or datamodule.encoding, cfg.draws, cfg.iterations, cfg.batch_size, cfg.seed, cfg.device
+        datamodule, run.vae, cfg.input, cfg.encoding or datamodule.encoding, cfg.draws, cfg.iterations, cfg.batch_size, cfg.seed, device
     )
     write_csv_atomically(frame, cfg.output)
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),

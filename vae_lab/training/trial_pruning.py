@@ -17,9 +17,10 @@ from hydra.core.hydra_config import HydraConfig
 
 
 class TrialPruning(L.Callback):
-    """trial: the Optuna trial number of this job (the sweeper sets ``trial=N``), or None; monitor: the metric reported."""
+    """trial: the Optuna trial number of this job (the sweeper sets ``trial=N``), or None; monitor: the metric reported
+    (``optimized_metric``; a list of several objectives is never pruned: Optuna prunes single-objective studies only)."""
 
-    def __init__(self, trial: int | None = None, monitor: str = "val/loss") -> None:
+    def __init__(self, trial: int | None = None, monitor: str | list[str] = "val/loss") -> None:
         self.trial_number = trial
         self.monitor = monitor
         self.trial = None
