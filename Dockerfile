@@ -37,8 +37,10 @@ RUN pip install --no-cache-dir --no-deps . \
     && chown vae /data /runs \
     && chmod 1777 /home/vae /runs
 
-# Runs write to /runs (mount a host folder there); data is read from /data.
+# Runs write to /runs and data is read from /data: mount host folders there (-v "$PWD/runs:/runs"; the folder
+# must be writable by uid 1000). No VOLUME instruction: the first real build (buildah, make image-check) showed
+# that the image's anonymous volumes shadowed the host folders mounted at /data and /runs, so a run's files
+# never reached the host; without a mount, docker would also hide them in an anonymous volume.
 USER 1000
-VOLUME ["/data", "/runs"]
 ENTRYPOINT ["vae-lab"]
 CMD ["--help"]
