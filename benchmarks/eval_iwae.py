@@ -53,8 +53,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "eval.json"
         command = [
-            sys.executable, "-m", "vae_lab", "eval", f"ckpt_path={args.ckpt.absolute()}", f"split={args.split}",
-            f"eval.iwae_samples={args.iwae_samples}", f"device={args.device}", f"output={output}", "log_to_run=false",
+            sys.executable,
+            "-m",
+            "vae_lab",
+            "eval",
+            f"ckpt_path={args.ckpt.absolute()}",
+            f"split={args.split}",
+            f"eval.iwae_samples={args.iwae_samples}",
+            f"device={args.device}",
+            f"output={output}",
+            "log_to_run=false",
         ]
         if args.data_dir:
             command.append(f"data_dir={args.data_dir.absolute()}")
@@ -73,19 +81,25 @@ def main() -> None:
         cpu = usage.ru_utime + usage.ru_stime
         report = json.loads(output.read_text())
 
-    print(f"\n{report['examples']} {report['provenance']['dataset']} {args.split} examples, K={args.iwae_samples}, "
-          f"device {report['provenance']['device']}, threads {args.threads or os.cpu_count()}")
+    print(
+        f"\n{report['examples']} {report['provenance']['dataset']} {args.split} examples, K={args.iwae_samples}, "
+        f"device {report['provenance']['device']}, threads {args.threads or os.cpu_count()}"
+    )
     print(f"wall time {wall:.0f} s ({wall / 60:.1f} min), CPU time {cpu:.0f} s, peak resident memory {peak_gib:.2f} GiB")
     print("phases (s): " + ", ".join(f"{name} {seconds:.0f}" for name, seconds in report["seconds"].items()))
-    print(f"NLL {report['nll']:.2f} nats, ELBO {report['elbo']:.2f}, gap {report['gap']:.2f}, "
-          f"amortization gap {report['amortization_gap']:.2f}, approximation gap {report['approximation_gap']:.2f}, "
-          f"{report['active_units']}/{len(report['kl_per_dim'])} active units")
+    print(
+        f"NLL {report['nll']:.2f} nats, ELBO {report['elbo']:.2f}, gap {report['gap']:.2f}, "
+        f"amortization gap {report['amortization_gap']:.2f}, approximation gap {report['approximation_gap']:.2f}, "
+        f"{report['active_units']}/{len(report['kl_per_dim'])} active units"
+    )
     decodes = report["examples"] * args.iwae_samples
     limit = decodes * flops_per_decode / flops_per_cpu_second
     phase_cpu = report["cpu_seconds"]["log_likelihood"]
-    print(f"log-likelihood phase: {decodes:,} decodes x {flops_per_decode / 1e6:.3f} MFLOP at {flops_per_cpu_second / 1e9:.1f} "
-          f"GFLOP per CPU-second: FLOP limit {limit:.0f} CPU-s; the phase took about {phase_cpu:.0f} CPU-s "
-          f"({report['seconds']['log_likelihood']:.0f} s wall): {phase_cpu / limit:.2f}x the limit")
+    print(
+        f"log-likelihood phase: {decodes:,} decodes x {flops_per_decode / 1e6:.3f} MFLOP at {flops_per_cpu_second / 1e9:.1f} "
+        f"GFLOP per CPU-second: FLOP limit {limit:.0f} CPU-s; the phase took about {phase_cpu:.0f} CPU-s "
+        f"({report['seconds']['log_likelihood']:.0f} s wall): {phase_cpu / limit:.2f}x the limit"
+    )
 
 
 def decoder_flops(ckpt: Path, data_dir: Path | None, seconds: float = 5.0) -> tuple[float, float]:

@@ -52,8 +52,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="a finished vae-lab train run directory")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--iwae-samples", type=int, default=5000)
-    parser.add_argument("--memory-budget-mb", type=float, default=None,
-                        help="per pass (default 32 on a CPU); a VampPrior re-encodes its pseudo-inputs every pass, so give it more")
+    parser.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        default=None,
+        help="per pass (default 32 on a CPU); a VampPrior re-encodes its pseudo-inputs every pass, so give it more",
+    )
     args = parser.parse_args()
 
     results = json.loads((args.run / "results.json").read_text())

@@ -70,11 +70,13 @@ def main() -> None:
 
     train_loader = torch.utils.data.DataLoader(
         datasets.MNIST(args.data_dir, train=True, download=False, transform=transforms.ToTensor()),
-        batch_size=args.batch_size, shuffle=True,
+        batch_size=args.batch_size,
+        shuffle=True,
     )
     test_loader = torch.utils.data.DataLoader(
         datasets.MNIST(args.data_dir, train=False, transform=transforms.ToTensor()),
-        batch_size=args.batch_size, shuffle=False,
+        batch_size=args.batch_size,
+        shuffle=False,
     )
     model = VAE().to(device)
     optimizer = optim.Adam(model.parameters(), lr=1e-3)

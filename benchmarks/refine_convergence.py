@@ -35,8 +35,12 @@ def main() -> None:
     print(f"{'steps':>6} {'amortization gap':>17} {'approximation gap':>18} {'seconds':>8}")
     for steps in args.steps:
         settings = EvalSettings(
-            iwae_samples=args.iwae_samples, refine_examples=args.examples, refine_steps=steps, refine_lr=args.lr,
-            max_examples=args.examples, fidelity_samples=0,
+            iwae_samples=args.iwae_samples,
+            refine_examples=args.examples,
+            refine_steps=steps,
+            refine_lr=args.lr,
+            max_examples=args.examples,
+            fidelity_samples=0,
         )
         started = time.perf_counter()
         result = evaluate_split(module.vae, datamodule, "test", settings, torch.device("cpu"))

@@ -37,9 +37,17 @@ def to_first_step(data_dir: Path, source: Path | None, folder: Path) -> float:
     marker.unlink(missing_ok=True)
     paths = [str(Path(__file__).parent), *([str(source)] if source else [])]
     env = os.environ | {"VAE_LAB_DATA_DIR": str(data_dir), "PYTHONPATH": os.pathsep.join(paths), "WANDB_MODE": "disabled"}
-    command = [sys.executable, "-m", "vae_lab", "train", "experiment=pytorch_examples", "data.download=false",
-               f"hydra.run.dir={folder / 'run'}", "+callbacks.first_step._target_=startup.FirstStep",
-               f"+callbacks.first_step.marker={marker}"]
+    command = [
+        sys.executable,
+        "-m",
+        "vae_lab",
+        "train",
+        "experiment=pytorch_examples",
+        "data.download=false",
+        f"hydra.run.dir={folder / 'run'}",
+        "+callbacks.first_step._target_=startup.FirstStep",
+        f"+callbacks.first_step.marker={marker}",
+    ]
     started = time.time()
     subprocess.run(command, env=env, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return float(marker.read_text()) - started

@@ -66,8 +66,16 @@ def time_vae_lab(data_dir: Path, epochs: int, compile: bool, accelerator: str = 
     module = VAEModule(vae, optimizer=partial(torch.optim.Adam, lr=1e-3, fused=True))
     throughput = SkipWarmUpEpoch()
     trainer = L.Trainer(
-        accelerator=accelerator, devices=1, max_epochs=1 + epochs, limit_val_batches=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=50, use_distributed_sampler=False,
+        accelerator=accelerator,
+        devices=1,
+        max_epochs=1 + epochs,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+        use_distributed_sampler=False,
         callbacks=[throughput],
     )
     trainer.fit(module, datamodule=datamodule)
@@ -164,8 +172,10 @@ def main() -> None:
     flops, limit = flop_limit(pytorch_examples_vae())
     rates["FLOP limit (matmul probe)"] = limit
 
-    print(f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads; "
-          f"{flops / 1e6:.2f} MFLOP per example, matmuls at {limit * flops / 1e9:.0f} GFLOP/s")
+    print(
+        f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads; "
+        f"{flops / 1e6:.2f} MFLOP per example, matmuls at {limit * flops / 1e9:.0f} GFLOP/s"
+    )
     print("| loop | samples/s | vae_lab eager / loop | vae_lab compiled / loop |\n|---|---:|---:|---:|")
     for name, rate in rates.items():
         print(f"| {name} | {rate:,.0f} | {rates['vae_lab eager'] / rate:.2f}x | {rates['vae_lab compiled'] / rate:.2f}x |")

@@ -25,19 +25,31 @@ from pathlib import Path
 
 BASELINE = Path(__file__).with_name("pytorch_examples_vae.py")
 # The pictures the baseline writes every epoch: 8 reconstructions and 64 prior samples.
-SAME_PICTURES = ["callbacks=pictures", "callbacks.pictures.every_n_epochs=1", "callbacks.pictures.draw=[reconstructions,samples]",
-                 "callbacks.pictures.num_examples=64"]
+SAME_PICTURES = [
+    "callbacks=pictures",
+    "callbacks.pictures.every_n_epochs=1",
+    "callbacks.pictures.draw=[reconstructions,samples]",
+    "callbacks.pictures.num_examples=64",
+]
 
 
 def run_pair(data_dir: Path, raw_copy: Path, epochs: int, folder: Path, number: int) -> dict[str, tuple[float, float, float]]:
     env = os.environ | {"VAE_LAB_DATA_DIR": str(data_dir), "WANDB_MODE": "disabled"}
-    ours = [sys.executable, "-m", "vae_lab", "train", "experiment=pytorch_examples", f"trainer.max_epochs={epochs}",
-            "data.download=false", *SAME_PICTURES, f"hydra.run.dir={folder / f'vae_lab_{number}'}"]
+    ours = [
+        sys.executable,
+        "-m",
+        "vae_lab",
+        "train",
+        "experiment=pytorch_examples",
+        f"trainer.max_epochs={epochs}",
+        "data.download=false",
+        *SAME_PICTURES,
+        f"hydra.run.dir={folder / f'vae_lab_{number}'}",
+    ]
     wall, peak, _ = timed_with_rusage(ours, env, folder)
     results = json.loads((folder / f"vae_lab_{number}" / "results.json").read_text())
     rows = {"vae_lab": (wall, peak, -results["test/elbo"])}
-    baseline = [sys.executable, str(BASELINE), "--data-dir", str(raw_copy), "--results", str(folder / f"baseline_{number}"),
-                "--epochs", str(epochs)]
+    baseline = [sys.executable, str(BASELINE), "--data-dir", str(raw_copy), "--results", str(folder / f"baseline_{number}"), "--epochs", str(epochs)]
     wall, peak, output = timed_with_rusage(baseline, env, folder)
     rows["pytorch/examples"] = (wall, peak, float(re.search(r"final test loss ([0-9.]+)", output).group(1)))
     return rows
@@ -90,8 +102,9 @@ def main() -> None:
     print("| process | wall time (s) | peak memory (MiB) | test loss (nats) |\n|---|---:|---:|---:|")
     for name, (wall, peak, loss) in medians.items():
         print(f"| {name} | {wall:.1f} | {peak:.0f} | {loss:.2f} |")
-    print(f"vae_lab / pytorch/examples: {ours[0] / theirs[0]:.2f}x the wall time ({theirs[0] / ours[0]:.2f}x faster), "
-          f"{ours[1] / theirs[1]:.2f}x the peak memory")
+    print(
+        f"vae_lab / pytorch/examples: {ours[0] / theirs[0]:.2f}x the wall time ({theirs[0] / ours[0]:.2f}x faster), {ours[1] / theirs[1]:.2f}x the peak memory"
+    )
 
 
 if __name__ == "__main__":

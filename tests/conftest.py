@@ -145,9 +145,7 @@ def cli_environment(env: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python -m vae_lab ARGS` in `cwd` (W&B offline, no network) and return the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), capture_output=True, text=True, timeout=timeout)
 
 
 def read_results(run_dir: Path) -> dict:

@@ -95,19 +95,29 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(REPO)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     assert (target / "vae_lab" / "conf" / "experiment" / "pytorch_examples.yaml").is_file()
     result = subprocess.run(
         [sys.executable, "-m", "vae_lab", "train", "--cfg", "job", "experiment=pytorch_examples"],
-        cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "latent_dim: 20" in result.stdout
-    assert str(target) in subprocess.run(
-        [sys.executable, "-c", "import vae_lab; print(vae_lab.__file__)"],
-        cwd=tmp_path, env={"PYTHONPATH": str(target)}, capture_output=True, text=True,
-    ).stdout
+    assert (
+        str(target)
+        in subprocess.run(
+            [sys.executable, "-c", "import vae_lab; print(vae_lab.__file__)"],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(target)},
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
 
 
 @pytest.mark.parametrize("override, refused", [("optimizer.lr=-1", "Invalid learning rate"), ("optimizer.betas=[0.9,1.5]", "beta")])

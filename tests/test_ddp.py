@@ -20,9 +20,17 @@ def ddp_sweep(tmp_path_factory):
     """Two `trainer=ddp_cpu` jobs one after the other in one multirun process (the harder case for DDP)."""
     cwd = tmp_path_factory.mktemp("ddp")
     result = run_cli(
-        ["train", "-m", "trainer=ddp_cpu", "seed=0,1", *RING,
-         "+callbacks.rows._target_=lightning_probes.RecordTrainingRows", f"+callbacks.rows.folder={cwd}/rows/seed${{seed}}"],
-        cwd=cwd, env=PROBES,
+        [
+            "train",
+            "-m",
+            "trainer=ddp_cpu",
+            "seed=0,1",
+            *RING,
+            "+callbacks.rows._target_=lightning_probes.RecordTrainingRows",
+            f"+callbacks.rows.folder={cwd}/rows/seed${{seed}}",
+        ],
+        cwd=cwd,
+        env=PROBES,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_dir,) = (cwd / "runs" / "train" / "multirun").iterdir()
@@ -35,7 +43,12 @@ def test_ddp_writes_one_run_directory_per_job_from_rank_zero_only(ddp_sweep):
     assert [path.name for path in (cwd / "runs" / "train").iterdir()] == ["multirun"]  # the second processes made no directory
     for job in ("0", "1"):
         assert sorted(path.name for path in (sweep_dir / job).iterdir()) == [
-            ".hydra", "checkpoints", "hparams.yaml", "metrics.csv", "results.json", "train.log"
+            ".hydra",
+            "checkpoints",
+            "hparams.yaml",
+            "metrics.csv",
+            "results.json",
+            "train.log",
         ]
         results = read_results(sweep_dir / job)
         assert results["status"] == "completed"

@@ -85,8 +85,15 @@ def test_eval_of_the_val_split_and_a_data_dir_that_moved(trained, tiny_data_dir,
     _, _, checkpoint = trained
     moved = tmp_path / "moved"
     shutil.copytree(tiny_data_dir, moved)
-    overrides = [f"ckpt_path={checkpoint}", "split=val", f"data_dir={moved}", "eval.iwae_samples=5", "eval.refine_examples=0",
-                 "log_to_run=false", f"output={tmp_path / 'val.json'}"]
+    overrides = [
+        f"ckpt_path={checkpoint}",
+        "split=val",
+        f"data_dir={moved}",
+        "eval.iwae_samples=5",
+        "eval.refine_examples=0",
+        "log_to_run=false",
+        f"output={tmp_path / 'val.json'}",
+    ]
     report = evaluate(compose_command("eval", overrides))
     assert report["provenance"]["split"] == "val" and report["examples"] == 100
     with pytest.raises(DataError, match=str(tmp_path / "nowhere")):

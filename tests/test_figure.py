@@ -18,8 +18,7 @@ def sweep_dir(tiny_data_dir, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("sweep")
     sweep = cwd / "sweep"
     result = run_cli(
-        ["train", "-m", "experiment=latent_recon_only,latent_kl_only,latent_vae", *LATENT_2D,
-         f"paths.data_dir={tiny_data_dir}", f"hydra.sweep.dir={sweep}"],
+        ["train", "-m", "experiment=latent_recon_only,latent_kl_only,latent_vae", *LATENT_2D, f"paths.data_dir={tiny_data_dir}", f"hydra.sweep.dir={sweep}"],
         cwd=cwd,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -17,8 +17,13 @@ def test_the_three_latent_experiments_differ_only_in_the_loss_weights(experiment
 
 @pytest.mark.parametrize(
     "remedy, schedule, free_bits",
-    [([], Constant, 0.0), (["+remedy=warmup"], LinearWarmup, 0.0), (["+remedy=cyclical"], Cyclical, 0.0),
-     (["+remedy=free_bits"], Constant, 0.5), (["+remedy=[warmup,free_bits]"], LinearWarmup, 0.5)],
+    [
+        ([], Constant, 0.0),
+        (["+remedy=warmup"], LinearWarmup, 0.0),
+        (["+remedy=cyclical"], Cyclical, 0.0),
+        (["+remedy=free_bits"], Constant, 0.5),
+        (["+remedy=[warmup,free_bits]"], LinearWarmup, 0.5),
+    ],
 )
 def test_posterior_collapse_and_its_remedies(remedy, schedule, free_bits, tmp_path):
     cfg = compose_train(["experiment=posterior_collapse", *remedy], tmp_path)

@@ -34,8 +34,13 @@ def test_each_option_trains_and_reloads(option, tiny_data_dir, tmp_path):
 
 def test_all_options_together_as_in_mnist_best(tiny_data_dir, tmp_path):
     overrides = [
-        "experiment=mnist_best", *TINY_MNIST, "prior.num_pseudo_inputs=10", "model.iwae_k=2",
-        "model.kl_schedule.duration=1", "encoder.hidden_sizes=[16]", "decoder.hidden_sizes=[16]",
+        "experiment=mnist_best",
+        *TINY_MNIST,
+        "prior.num_pseudo_inputs=10",
+        "model.iwae_k=2",
+        "model.kl_schedule.duration=1",
+        "encoder.hidden_sizes=[16]",
+        "decoder.hidden_sizes=[16]",
     ]
     results = train(compose_train(overrides, tmp_path, tiny_data_dir))
     assert results["test/iwae_bound"] >= results["test/elbo"]
@@ -46,8 +51,14 @@ def test_mnist_best_trains_on_statically_binarized_mnist(tmp_path):
     """The README's `experiment=mnist_best data=binarized_mnist`: the experiment's data settings fit both."""
     write_amat_files(tmp_path / "data")
     overrides = [
-        "experiment=mnist_best", "data=binarized_mnist", "data.batch_size=10", "trainer.max_epochs=1",
-        "prior.num_pseudo_inputs=5", "model.iwae_k=2", "encoder.hidden_sizes=[16]", "decoder.hidden_sizes=[16]",
+        "experiment=mnist_best",
+        "data=binarized_mnist",
+        "data.batch_size=10",
+        "trainer.max_epochs=1",
+        "prior.num_pseudo_inputs=5",
+        "model.iwae_k=2",
+        "encoder.hidden_sizes=[16]",
+        "decoder.hidden_sizes=[16]",
     ]
     results = train(compose_train(overrides, tmp_path / "run", tmp_path / "data"))
     assert results["status"] == "completed" and results["test/iwae_bound"] >= results["test/elbo"]

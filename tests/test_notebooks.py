@@ -54,9 +54,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_SERVICE", raising=False)  # the kernel starts its own wandb-core (conftest.cli_environment)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=MINUTES * 60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
+    client = NotebookClient(notebook, timeout=MINUTES * 60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     started = time.perf_counter()
     try:
         client.execute()

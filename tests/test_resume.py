@@ -46,12 +46,21 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
     reference = train(compose_train(options, tmp_path / "uninterrupted"))
     marker = tmp_path / "reached_step_14"
     command = [
-        "train", *options, "logger=csv_wandb", "run_name=preempted",
-        "+callbacks.hold._target_=lightning_probes.HoldAtStep", "+callbacks.hold.step=14", f"+callbacks.hold.marker={marker}",
+        "train",
+        *options,
+        "logger=csv_wandb",
+        "run_name=preempted",
+        "+callbacks.hold._target_=lightning_probes.HoldAtStep",
+        "+callbacks.hold.step=14",
+        f"+callbacks.hold.marker={marker}",
     ]
     first = subprocess.Popen(
-        [sys.executable, "-m", "vae_lab", *command], cwd=tmp_path, env=cli_environment(PROBES),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "vae_lab", *command],
+        cwd=tmp_path,
+        env=cli_environment(PROBES),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.time() + 240
@@ -100,9 +109,18 @@ def test_slurm_time_limit_signal_checkpoints_requeues_and_the_requeued_job_resum
     (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.calls"}\n')
     (bin_dir / "scontrol").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    slurm = {"SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "78",
-             "SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "3", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
-             "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
+    slurm = {
+        "SLURM_NTASKS": "1",
+        "SLURM_NTASKS_PER_NODE": "1",
+        "SLURM_JOB_NAME": "train",
+        "SLURM_JOB_ID": "78",
+        "SLURM_ARRAY_JOB_ID": "77",
+        "SLURM_ARRAY_TASK_ID": "3",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODEID": "0",
+        "SLURM_NODELIST": "localhost",
+    }
     for name, value in slurm.items():
         monkeypatch.setenv(name, value)
     on_this_machine = ["trainer.accelerator=cpu", "trainer.devices=1", "trainer.strategy=auto", "trainer.precision=32-true"]

@@ -38,8 +38,17 @@ def grid_sweep(tiny_data_dir, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("grid")
     fixed = [o for o in TINY_MNIST if not o.startswith("model.latent_dim")]
     result = run_cli(
-        ["train", "-m", "likelihood=bernoulli,gaussian", "model.latent_dim=2,16", *fixed, "logger=csv_wandb",
-         f"paths.data_dir={tiny_data_dir}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        [
+            "train",
+            "-m",
+            "likelihood=bernoulli,gaussian",
+            "model.latent_dim=2,16",
+            *fixed,
+            "logger=csv_wandb",
+            f"paths.data_dir={tiny_data_dir}",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
         cwd=cwd,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -150,12 +159,12 @@ def test_slurm_cluster_config_reaches_the_sbatch_script(tmp_path):
     script = tmp_path / "job.sh"
     result = run_cli(
         ["train", "cluster=slurm", "cluster.partition=gpu", "cluster.nodes=2", "cluster.gpus_per_node=4", "cluster.timeout_min=90"],
-        cwd=tmp_path, env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_COPY": str(script)},
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "SBATCH_COPY": str(script)},
     )
     assert result.returncode != 0 and "sbatch: no SLURM here" in result.stdout + result.stderr
     lines = set(script.read_text().splitlines())
-    for expected in ("--partition=gpu", "--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--time=90",
-                     "--signal=USR1@120", "--requeue"):
+    for expected in ("--partition=gpu", "--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--time=90", "--signal=USR1@120", "--requeue"):
         assert f"#SBATCH {expected}" in lines, script.read_text()
     trainer = OmegaConf.load(next((tmp_path / "runs").rglob("multirun.yaml"))).trainer  # what each job trains with
     assert (trainer.devices, trainer.num_nodes, trainer.strategy, trainer.precision) == (4, 2, "ddp", "bf16-mixed")

@@ -126,7 +126,11 @@ def test_help_config_and_override_errors_answer_before_torch_and_lightning_are_i
     for args in (["train", "--cfg", "job"], ["train", "--help"], ["train", "model.no_such_key=1"], ["eval", "--help"]):
         result = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "vae_lab", *args],
-            cwd=tmp_path, env=cli_environment(), capture_output=True, text=True, timeout=120,
+            cwd=tmp_path,
+            env=cli_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
         assert "hydra" in imported and "vae_lab.cli" in imported, args
@@ -138,9 +142,11 @@ def test_help_lists_commands_and_groups(tmp_path):
     assert top.returncode == 0 and all(f"  {name} " in top.stdout for name in ("train", "eval", "sample", "encode"))
     group_help = run_cli(["train", "--help"], cwd=tmp_path)
     assert group_help.returncode == 0
-    expected = ("data: array, binarized_mnist, csv, dataset, fashion_mnist, image_folder, mnist, mnist_dynamic, ring",
-                "likelihood: bernoulli, discretized_logistic, gaussian, gaussian_learned, tabular",
-                "encoder: conv, mlp")
+    expected = (
+        "data: array, binarized_mnist, csv, dataset, fashion_mnist, image_folder, mnist, mnist_dynamic, ring",
+        "likelihood: bernoulli, discretized_logistic, gaussian, gaussian_learned, tabular",
+        "encoder: conv, mlp",
+    )
     for line in expected:
         assert line in group_help.stdout
 
@@ -155,9 +161,7 @@ def assert_one_clear_message(result, *fragments, code=None):
 
 def test_unknown_key_and_unknown_option_are_reported_by_hydra(tmp_path):
     assert_one_clear_message(run_cli(["train", "model.latnt_dim=3"], cwd=tmp_path), "Could not override 'model.latnt_dim'")
-    assert_one_clear_message(
-        run_cli(["train", "likelihood=gausian"], cwd=tmp_path), "Could not find 'likelihood/gausian'", "gaussian_learned"
-    )
+    assert_one_clear_message(run_cli(["train", "likelihood=gausian"], cwd=tmp_path), "Could not find 'likelihood/gausian'", "gaussian_learned")
     assert_one_clear_message(run_cli(["trian"], cwd=tmp_path), "unknown command 'trian'", code=2)
 
 
@@ -176,10 +180,19 @@ def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(tmp_pa
     run_dir = tmp_path / "run"
     result = run_cli(
         [
-            "train", *TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "trainer.max_epochs=3",
-            "scheduler=cosine", "scheduler.scheduler._target_=torch.optim.lr_scheduler.StepLR",
-            "~scheduler.scheduler.T_max", "~scheduler.scheduler.eta_min", "+scheduler.scheduler.step_size=1",
-            "+scheduler.scheduler.gamma=1e30", f"hydra.run.dir={run_dir}",
+            "train",
+            *TINY,
+            "data=ring",
+            "likelihood=gaussian",
+            "data.num_samples=600",
+            "trainer.max_epochs=3",
+            "scheduler=cosine",
+            "scheduler.scheduler._target_=torch.optim.lr_scheduler.StepLR",
+            "~scheduler.scheduler.T_max",
+            "~scheduler.scheduler.eta_min",
+            "+scheduler.scheduler.step_size=1",
+            "+scheduler.scheduler.gamma=1e30",
+            f"hydra.run.dir={run_dir}",
         ],
         cwd=tmp_path,
     )

@@ -16,7 +16,7 @@ from vae_lab.data.csv_file import read_csv_text
 from vae_lab.data.table_schema import BINARY, SchemaOptions, infer_schema
 from vae_lab.errors import ConfigError, DataError
 
-ROWS = "id,name,amount\n1,Ann,1.5\n2,\"Bo, Jr.\",2.5\n3,Cy,3.0\n"
+ROWS = 'id,name,amount\n1,Ann,1.5\n2,"Bo, Jr.",2.5\n3,Cy,3.0\n'
 
 
 def write(tmp_path, name: str, content: bytes | str):

@@ -80,6 +80,12 @@ def test_arrays_npy_and_npz_train_and_encode_through_the_cli(tmp_path):
     assert encoded.returncode == 0, encoded.stderr
     latents = np.load(tmp_path / "z.npz")
     assert latents["mean"].shape == (30, 4) and set(latents["y"]) <= {0, 1, 2}
+    checkpoint = f"ckpt_path={tmp_path / 'runs/train/npz/checkpoints/last.ckpt'}"
+    for command in (["eval", checkpoint, "eval.iwae_samples=5", "eval.refine_examples=0", "output=eval.json"], ["sample", checkpoint, "n=4", "output=s"]):
+        done = run_cli(command, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert torch.load(tmp_path / "s.pt").shape == (4, 1, 8, 8) and (tmp_path / "s.png").is_file()
+    assert json.loads((tmp_path / "eval.json").read_text())["examples"] == 30
 
 
 def test_any_torch_dataset_is_wrapped_with_our_splits_and_order(tmp_path):

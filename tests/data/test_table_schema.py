@@ -170,8 +170,11 @@ def test_unseen_categories_become_the_unknown_category_with_a_warning(tmp_path, 
     "column, message",
     [
         ([1.5, float("inf"), 2.0, 3.0], r"column 'v' of .*bad.csv has infinite values \('inf' on line 3\)"),
-        (["1.5"] * 18 + ["n.a.", "?"], r"column 'v' of .*bad.csv holds numbers but 2 cell\(s\) are not numbers: 'n.a.' on line 20, "
-                                       r"'\?' on line 21; .*data.na_values=\['n.a.'\].*data.categorical=\[v\]"),
+        (
+            ["1.5"] * 18 + ["n.a.", "?"],
+            r"column 'v' of .*bad.csv holds numbers but 2 cell\(s\) are not numbers: 'n.a.' on line 20, "
+            r"'\?' on line 21; .*data.na_values=\['n.a.'\].*data.categorical=\[v\]",
+        ),
     ],
     ids=["infinite", "stray-text"],
 )

@@ -44,8 +44,10 @@ def test_without_a_working_compiler_one_warning_and_eager_results(caplog):
     expected = eager.elbo_terms(x, noise=noise).recon_loss
     fallback = copy.deepcopy(eager).compile_math()
     torch._dynamo.reset()
-    with torch._inductor.config.patch({"cpp.cxx": (None, "/nonexistent/g++"), "fx_graph_cache": False}), \
-            caplog.at_level(logging.WARNING, logger="vae_lab.models.compilation"):
+    with (
+        torch._inductor.config.patch({"cpp.cxx": (None, "/nonexistent/g++"), "fx_graph_cache": False}),
+        caplog.at_level(logging.WARNING, logger="vae_lab.models.compilation"),
+    ):
         first = fallback.elbo_terms(x, noise=noise).recon_loss
         second = fallback.elbo_terms(x, noise=noise).recon_loss
     warnings = [record.getMessage() for record in caplog.records if record.name == "vae_lab.models.compilation"]

@@ -1,6 +1,5 @@
 """KL weight schedules over steps and epochs, and their validation."""
 
-
 import pytest
 
 from vae_lab.training.kl_schedules import Constant, Cyclical, LinearWarmup

@@ -78,8 +78,10 @@ def test_every_n_epochs_and_at_end(tmp_path):
     "overrides, message",
     [
         (["model.latent_dim=1", "callbacks.pictures.projection=pca"], "a 2-D latent-space plot needs model.latent_dim >= 2"),
-        (["model.latent_dim=3", "callbacks.pictures.projection=none"],
-         "callbacks.pictures.projection=none plots the latent space directly and needs model.latent_dim=2, got 3"),
+        (
+            ["model.latent_dim=3", "callbacks.pictures.projection=none"],
+            "callbacks.pictures.projection=none plots the latent space directly and needs model.latent_dim=2, got 3",
+        ),
         (["callbacks.pictures.projection=tsne"], "callbacks.pictures.projection must be one of: auto, none, pca; got 'tsne'"),
         (["callbacks.pictures.draw=[samples,umap]"], "unknown picture umap; choose from: reconstructions"),
     ],

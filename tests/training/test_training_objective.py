@@ -70,8 +70,16 @@ def test_free_bits_clamp_the_batch_mean_of_each_dimension_not_each_example():
 
 def test_a_run_logs_the_scheduled_weight_the_minimized_loss_and_the_true_kl(tmp_path):
     overrides = [
-        *TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "model.latent_dim=2", "model.beta=2",
-        "model.free_bits=5", "model/kl_schedule=linear_warmup", "model.kl_schedule.unit=steps", "model.kl_schedule.duration=10",
+        *TINY,
+        "data=ring",
+        "likelihood=gaussian",
+        "data.num_samples=600",
+        "model.latent_dim=2",
+        "model.beta=2",
+        "model.free_bits=5",
+        "model/kl_schedule=linear_warmup",
+        "model.kl_schedule.unit=steps",
+        "model.kl_schedule.duration=10",
     ]
     train(compose_train(overrides, tmp_path))
     metrics = pd.read_csv(tmp_path / "metrics.csv")

@@ -23,8 +23,13 @@ def test_off_by_default(tmp_path):
 
 
 def test_logs_the_exact_importance_sampled_log_likelihood_every_n_epochs(tmp_path):
-    overrides = [*RING, "callbacks=[default,val_log_likelihood]", "callbacks.val_log_likelihood.num_samples=30",
-                 "callbacks.val_log_likelihood.every_n_epochs=2", "seed=3"]
+    overrides = [
+        *RING,
+        "callbacks=[default,val_log_likelihood]",
+        "callbacks.val_log_likelihood.num_samples=30",
+        "callbacks.val_log_likelihood.every_n_epochs=2",
+        "seed=3",
+    ]
     results = train(compose_train(overrides, tmp_path))
     with open(tmp_path / "metrics.csv", newline="") as file:
         logged = [(int(row["epoch"]), float(row["val/log_likelihood"])) for row in csv.DictReader(file) if row.get("val/log_likelihood")]
