@@ -45,7 +45,10 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    replace_atomically(path, lambda file: file.write(text.encode()))
+    def write(file: IO[bytes]) -> None:
+        file.write(text.encode())
+
+    replace_atomically(path, write)
 
 
 def write_json(path: str | Path, content: dict[str, Any]) -> None:

@@ -112,7 +112,7 @@ def build_optimizer(node: DictConfig) -> Any:
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except (ValueError, TypeError, RuntimeError) as error:
-        settings = ", ".join(f"optimizer.{key}={value}" for key, value in node.items() if not str(key).startswith("_"))
+        settings = ", ".join(f"optimizer.{key!s}={value}" for key, value in node.items() if not str(key).startswith("_"))
         raise ConfigError(f"optimizer ({node._target_}) refuses its settings {settings}: {error}") from None
     return factory
 
@@ -171,6 +171,5 @@ def check_devices_exist(trainer: DictConfig) -> None:
         too_many = isinstance(devices, int) and devices > available
     if too_many:
         raise ConfigError(
-            f"trainer.devices={devices} asks for more GPUs than this machine has ({available}); "
-            f"use trainer.devices={available} (or -1: all of them)"
+            f"trainer.devices={devices} asks for more GPUs than this machine has ({available}); use trainer.devices={available} (or -1: all of them)"
         )

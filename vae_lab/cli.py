@@ -103,6 +103,7 @@ def make_sweeper_plugin_visible() -> None:
     import hydra_plugins
 
     spec = importlib.util.find_spec("hydra_plugins.vae_lab_optuna_sweeper")
+    assert spec is not None and spec.origin is not None, "vae_lab is installed without its sweeper plugin"
     folder = str(Path(spec.origin).parent.parent)
     if folder not in list(hydra_plugins.__path__):
         hydra_plugins.__path__.append(folder)

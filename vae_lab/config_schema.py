@@ -162,7 +162,7 @@ def target_nodes(node: Any, key: str = "") -> typing.Iterator[tuple[str, DictCon
             yield key, node
         for name in node.keys():
             if not str(name).startswith("_") and not OmegaConf.is_missing(node, name):
-                yield from target_nodes(node[name], f"{key}.{name}" if key else str(name))
+                yield from target_nodes(node[name], f"{key}.{name!s}" if key else str(name))
     elif isinstance(node, ListConfig):
         for position, item in enumerate(node):
             yield from target_nodes(item, f"{key}[{position}]")
@@ -226,4 +226,4 @@ def _message(error: ValidationError, values: dict[str, Any], key: str, target: s
 
 
 def _container(node: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+    return typing.cast(dict[str, Any], OmegaConf.to_container(node, resolve=True, throw_on_missing=False))

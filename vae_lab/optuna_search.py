@@ -83,9 +83,9 @@ def distribution(override: Override) -> BaseDistribution | str:
     ``a,b,c``), or the plain value of a fixed one."""
     if not override.is_sweep_override():
         return override.get_value_element_as_str()
-    value = override.value()
+    value: Any = override.value()  # a ChoiceSweep, RangeSweep or IntervalSweep, as the checks below say
     if override.is_choice_sweep() or (override.is_range_sweep() and value.shuffle):
-        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))  # type: ignore[arg-type]  # encoded: str
     if override.is_range_sweep():
         if any(isinstance(v, float) for v in (value.start, value.stop, value.step)):
             return FloatDistribution(value.start, value.stop - value.step, step=value.step)
@@ -135,7 +135,7 @@ class OptunaSearch:
     def open_study(self) -> optuna.Study:
         storage = open_storage(self.settings.storage, self.sweep_dir)
         study = optuna.create_study(
-            storage=storage, study_name=self.settings.study_name, directions=self.directions,
+            storage=storage, study_name=self.settings.study_name, directions=self.directions,  # type: ignore[arg-type]  # checked by Optuna
             pruner=make_pruner(self.settings.pruner), load_if_exists=True,
         )  # fmt: skip
         sampler = OmegaConf.to_container(self.settings.sampler, resolve=True)
@@ -284,4 +284,3 @@ def next_job_index(sweep_dir: Path) -> int:
     """The first job number not yet used in the sweep directory (a continued sweep keeps its jobs)."""
     numbers = [int(p.name) for p in sweep_dir.glob("*") if p.is_dir() and p.name.isdigit()] if sweep_dir.is_dir() else []
     return max(numbers, default=-1) + 1
-

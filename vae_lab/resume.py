@@ -79,7 +79,5 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def _differing(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     missing = "(not set)"
     return {
-        key: (before.get(key, missing), after.get(key, missing))
-        for key in before.keys() | after.keys()
-        if before.get(key, missing) != after.get(key, missing)
+        key: (before.get(key, missing), after.get(key, missing)) for key in before.keys() | after.keys() if before.get(key, missing) != after.get(key, missing)
     }

@@ -102,7 +102,7 @@ class RunDir:
                     time.sleep(0.2)
                     holder = self.holder()
                 reason = stale_reason(holder, stale_after_s)
-                if reason is None:
+                if reason is None and holder is not None:  # a lock without a readable holder is stale (stale_reason)
                     raise RunDirInUse(in_use_message(self.path, holder)) from None
                 log.warning("run directory %s: taking over the lock of %s pid %s (%s)", self.path, holder.get("host") if holder else "?",
                             holder.get("pid") if holder else "?", reason)  # fmt: skip

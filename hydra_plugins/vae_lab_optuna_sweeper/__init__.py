@@ -17,7 +17,7 @@ class OptunaSweeper(Sweeper):
 
     def __init__(self, **settings: Any) -> None:
         self.settings = settings
-        self.search = None
+        self.search: Any = None  # the OptunaSearch, made in setup (importing Optuna only when a sweep runs)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from vae_lab.optuna_search import OptunaSearch

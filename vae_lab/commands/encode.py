@@ -31,7 +31,7 @@ def encode(cfg: DictConfig) -> Path:
             means.append(mean.float().cpu())
             log_vars.append(log_var.float().cpu())
     arrays = {"mean": torch.cat(means).numpy(), "log_var": torch.cat(log_vars).numpy(), "y": split.y.numpy(), "index": np.arange(len(split))}
-    replace_atomically(output, lambda file: np.savez(file, **arrays))  # a file object: numpy adds no suffix
+    replace_atomically(output, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]  # numpy stubs mistype **arrays  # a file object: numpy adds no suffix
     log.info("wrote %s: %d examples x %d latent dimensions (%s split)", output, len(split), run.vae.latent_dim, cfg.split)
     return output
 

@@ -2,6 +2,7 @@
 
 import logging
 import time
+import typing
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate, write eval.json, log to the run; returns eval.json's content."""
     started = time.time()
-    settings = EvalSettings.from_config(OmegaConf.to_container(cfg.eval), cfg.seed)
+    settings = EvalSettings.from_config(typing.cast(dict[str, Any], OmegaConf.to_container(cfg.eval)), cfg.seed)
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
     run.datamodule.split(cfg.split)  # an unknown split is refused before any work
@@ -57,8 +58,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             log.info("added eval/%s/* to the run's %s", cfg.split, " and ".join(written))
     log.info(
         "%s: log-likelihood %.2f nats (K=%d), NLL %.2f, ELBO %.2f, gap %.2f, %d/%d active units | %s",
-        cfg.split, result.log_likelihood, settings.iwae_samples, result.nll, result.elbo, result.gap,
-        result.active_units, len(result.kl_per_dim), output,
+        cfg.split,
+        result.log_likelihood,
+        settings.iwae_samples,
+        result.nll,
+        result.elbo,
+        result.gap,
+        result.active_units,
+        len(result.kl_per_dim),
+        output,
     )
     return report
 

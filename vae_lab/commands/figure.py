@@ -32,8 +32,7 @@ def figure(cfg: DictConfig) -> Path:
     data_overrides = {"data_dir": cfg.data_dir} if cfg.data_dir else None
     runs = [load_run(checkpoint, data_overrides) for checkpoint in checkpoints]
     projections = [
-        check_projection(cfg.projection, module.vae.latent_dim, f"projection (run {checkpoint})")
-        for checkpoint, (_, _, module) in zip(checkpoints, runs)
+        check_projection(cfg.projection, module.vae.latent_dim, f"projection (run {checkpoint})") for checkpoint, (_, _, module) in zip(checkpoints, runs)
     ]
 
     panels = []

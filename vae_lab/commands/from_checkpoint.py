@@ -42,8 +42,21 @@ class CheckpointRun:
         return folder.parent if folder.name == "checkpoints" else folder
 
 
-TRAINING_GROUPS = ("data", "encoder", "decoder", "likelihood", "prior", "model", "optimizer", "scheduler", "trainer",
-                   "callbacks", "logger", "paths", "experiment")
+TRAINING_GROUPS = (
+    "data",
+    "encoder",
+    "decoder",
+    "likelihood",
+    "prior",
+    "model",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "paths",
+    "experiment",
+)
 
 
 def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
@@ -56,8 +69,7 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
         )
     if not cfg.get("ckpt_path"):
         raise ConfigError(
-            f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt "
-            "(a checkpoint written by `vae-lab train`)"
+            f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt (a checkpoint written by `vae-lab train`)"
         )
     path = Path(cfg.ckpt_path).expanduser().absolute()
     checkpoint = read_checkpoint(path)

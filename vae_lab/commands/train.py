@@ -54,11 +54,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         except TrainingDiverged as error:
-            last = checkpoint.last_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
-            kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+            last_good = checkpoint.last_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+            kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint had been written yet"
             raise TrainingDiverged(
-                f"{error}; training stopped and {kept}. "
-                "Try a lower optimizer.lr or gradient clipping (trainer.gradient_clip_val=1.0)"
+                f"{error}; training stopped and {kept}. Try a lower optimizer.lr or gradient clipping (trainer.gradient_clip_val=1.0)"
             ) from None
         has_checkpoints = isinstance(checkpoint, ModelCheckpoint)
         best = (checkpoint.best_model_path or None) if has_checkpoints else None

@@ -52,7 +52,7 @@ class BinarizedMNISTDataModule(ImageDataModule):
                 f"Larochelle & Murray (binarized_mnist_{{train,valid,test}}.amat, .gz accepted) there, or point "
                 f"paths.data_dir (or the environment variable VAE_LAB_DATA_DIR) at the folder holding {FOLDER}/."
             )
-        return {split: unlabelled(read_amat(path).view(-1, 1, 28, 28), levels=1) for split, path in found.items()}
+        return {split: unlabelled(read_amat(path).view(-1, 1, 28, 28), levels=1) for split, path in found.items() if path is not None}
 
     def provenance(self) -> dict:
         return {"dataset": self.name, "binarization": "static (Larochelle & Murray 2011)", "folder": str(self.folder())}

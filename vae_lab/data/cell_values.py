@@ -132,10 +132,7 @@ class ValueFormat:
         if not integer and np.isinf(values).any():
             rows = np.flatnonzero(np.isinf(values))[:3]
             where = ", ".join(f"{text[int(row)].as_py().strip()!r} on line {line_number(int(row))}" for row in rows)
-            raise DataError(
-                f"column '{name}' of {source} has infinite values ({where}); replace them, or declare them missing "
-                f"with data.na_values=[inf,-inf]"
-            )
+            raise DataError(f"column '{name}' of {source} has infinite values ({where}); replace them, or declare them missing with data.na_values=[inf,-inf]")
         return values
 
     def _boolean_pair(self) -> list[str]:
@@ -204,9 +201,18 @@ class ValueFormat:
 
 
 def infer_format(
-    name: str, text: pa.ChunkedArray, missing: np.ndarray, source: str, *, numeric_required: bool = False,
-    text_allowed: bool = False, datetime_declared: bool = False, datetime_format: str | None = None,
-    thousands: str | None = None, decimal: str | None = None, delimiter: str = ",",
+    name: str,
+    text: pa.ChunkedArray,
+    missing: np.ndarray,
+    source: str,
+    *,
+    numeric_required: bool = False,
+    text_allowed: bool = False,
+    datetime_declared: bool = False,
+    datetime_format: str | None = None,
+    thousands: str | None = None,
+    decimal: str | None = None,
+    delimiter: str = ",",
 ) -> ValueFormat:
     """The format of a column from every observed cell of the file.
 
@@ -215,7 +221,9 @@ def infer_format(
     """  # fmt: skip
     observed = text.filter(pa.array(~missing))
     if datetime_declared or datetime_format:
-        return datetime_format_of(name, observed, source, datetime_format, required=True)
+        declared = datetime_format_of(name, observed, source, datetime_format, required=True)
+        assert declared is not None  # required=True: a column that is not dates is an error there
+        return declared
     if thousands is None and decimal is None:
         integers = try_cast(observed, pa.int64())  # None if not integers, or beyond int64 (an identifier: text)
         if integers is not None:
@@ -302,8 +310,12 @@ def decorated_number_format(
     places = pc.extract_regex(core, re.escape(chosen[1]) + r"(?P<d>\d*)$")
     written = [len(d) for d in pc.struct_field(places, "d").to_pylist() if d is not None]
     return ValueFormat(
-        FLOAT if written else INT, decimals=max(written) if written else 0, prefix=prefix, suffix=suffix,
-        thousands=chosen[0] if thousands_used else "", decimal=chosen[1],
+        FLOAT if written else INT,
+        decimals=max(written) if written else 0,
+        prefix=prefix,
+        suffix=suffix,
+        thousands=chosen[0] if thousands_used else "",
+        decimal=chosen[1],
     )
 
 

@@ -160,8 +160,7 @@ def _header(path: Path, head: str, delimiter: str, detected: bool) -> list[str]:
     for i, name in enumerate(names):
         if name in seen:
             raise DataError(
-                f"CSV file {path}: duplicate column name '{name}' (columns {seen[name] + 1} and {i + 1} of line 1); "
-                "give every column a unique name"
+                f"CSV file {path}: duplicate column name '{name}' (columns {seen[name] + 1} and {i + 1} of line 1); give every column a unique name"
             )
         seen[name] = i
     if detected and len(names) == 1 and any(c in names[0] for c in DELIMITERS if c != delimiter):

@@ -11,6 +11,7 @@ file is read only when a split is needed, so sampling and imputation work withou
 """
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,13 @@ class CSVDataModule(InMemoryDataModule):
         val_size: HeldOutSize = 0.1,
         test_size: HeldOutSize = 0.1,
         target: str | None = None,
-        categorical: list[str] = (),
-        numeric: list[str] = (),
-        point_mass: list[str] = (),
-        datetime: list[str] = (),
-        drop: list[str] = (),
-        log: list[str] = (),
-        quantile: list[str] = (),
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        point_mass: Sequence[str] = (),
+        datetime: Sequence[str] = (),
+        drop: Sequence[str] = (),
+        log: Sequence[str] = (),
+        quantile: Sequence[str] = (),
         skewed: str | None = "quantile",
         skew_threshold: float = 2.0,
         max_categories: int = 100,
@@ -55,7 +56,7 @@ class CSVDataModule(InMemoryDataModule):
         datetime_format: str | None = None,
         thousands: str | None = None,
         decimal: str | None = None,
-        na_values: list[str] = (),
+        na_values: Sequence[str] = (),
         standardize: bool = True,
         encoding: str = "utf-8",
         delimiter: str | None = None,
@@ -118,6 +119,7 @@ class CSVDataModule(InMemoryDataModule):
         """The schema, fitting it on the training rows if it was not restored from a checkpoint."""
         if self.schema is None:
             self.split("train")
+        assert self.schema is not None  # load_splits fits it
         return self.schema
 
     @property

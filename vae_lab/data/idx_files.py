@@ -35,9 +35,7 @@ def locate(folder: Path) -> dict[str, Path] | None:
     return found
 
 
-def resolve(
-    dataset: type[MNIST], data_dir: Path, extra_dirs: list[Path], download: bool
-) -> dict[str, Path]:
+def resolve(dataset: type[MNIST], data_dir: Path, extra_dirs: list[Path], download: bool) -> dict[str, Path]:
     """Paths of the four IDX files of `dataset` (torchvision's MNIST or a subclass), downloading if allowed."""
     data_dir = Path(data_dir).expanduser().absolute()
     raw_dir = data_dir / dataset.__name__ / "raw"
@@ -85,7 +83,7 @@ def read(path: Path) -> torch.Tensor:
                 raise ValueError("it does not start with the IDX header of unsigned bytes")
             dims = [int.from_bytes(file.read(4), "big") for _ in range(header[3])]
             data = torch.empty(dims, dtype=torch.uint8)
-            if _read_into(file, data) < math.prod(dims) or file.read(1):
+            if _read_into(file, data) < math.prod(dims) or file.read(1):  # type: ignore[arg-type]  # gzip and plain files both readinto
                 raise ValueError(f"its size does not match the shape {tuple(dims)} in its header")
     except (OSError, EOFError, ValueError, RuntimeError) as error:
         raise DataError(f"{path} is not a readable IDX file ({type(error).__name__}: {error}); replace it with the original") from None
@@ -94,7 +92,7 @@ def read(path: Path) -> torch.Tensor:
 
 def _read_into(file: BinaryIO, data: torch.Tensor) -> int:
     """Fill `data` from `file`; the number of bytes read (less than data's size if the file ends early)."""
-    view = memoryview(data.numpy()).cast("B")
+    view = memoryview(data.numpy()).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers; its stubs do not say so
     filled = 0
     while filled < len(view):
         count = file.readinto(view[filled:])

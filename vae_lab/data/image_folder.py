@@ -107,8 +107,7 @@ def list_images(folder: Path) -> tuple[list[Path], list[int], list[str]]:
     paths = images_in(folder, recursive=False)
     if not paths:
         raise DataError(
-            f"data.path={folder} holds no images ({', '.join(IMG_EXTENSIONS[:4])}, ...); put the images in it, "
-            "or one subfolder of images per class"
+            f"data.path={folder} holds no images ({', '.join(IMG_EXTENSIONS[:4])}, ...); put the images in it, or one subfolder of images per class"
         )
     return paths, [-1] * len(paths), []
 
@@ -187,8 +186,8 @@ class ImageFolderDataModule(ImageDataModule):
         stored = files[:] if self.held_in_memory else files
         everything = Split(stored, torch.tensor(labels, dtype=torch.long), levels=255)
         splits = {}
-        for name, index in split_rows(len(paths), self.val_size, self.test_size, self.seed, str(self.path)).items():
-            index = torch.from_numpy(index)
+        for name, rows in split_rows(len(paths), self.val_size, self.test_size, self.seed, str(self.path)).items():
+            index = torch.from_numpy(rows)
             splits[name] = everything.rows(index) if self.held_in_memory else Split(files.subset(index), everything.y[index], levels=255)
         return apply_pixel_mode(splits, self.pixels, self.seed)
 

@@ -12,10 +12,11 @@ every example is evaluated exactly once and epoch means are exact. No loader dra
 random generator, so resuming from a checkpoint continues the random streams exactly.
 """
 
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lightning as L
 import numpy as np
@@ -32,6 +33,20 @@ MIN_TRAIN_ROWS = 2
 DEVICE_SHARE = 0.25  # a split is held on the GPU when it takes at most this share of the GPU's free memory
 
 
+class RowReader(Protocol):
+    """What stands in for a stored tensor whose rows stay on disk: indexing reads them into a tensor."""
+
+    device: torch.device
+
+    @property
+    def shape(self) -> torch.Size: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: torch.Tensor | slice) -> torch.Tensor: ...
+    def numel(self) -> int: ...
+    def element_size(self) -> int: ...
+    def to(self, device: torch.device) -> "RowReader": ...
+
+
 @dataclass
 class Split:
     """One split, held compactly: examples (n, *data_shape), y (n,) long (-1: no label), mask bool or None.
@@ -42,7 +57,7 @@ class Split:
     tensor and reads the rows it is indexed with (``image_folder.ImageFiles``: images left on disk).
     """
 
-    stored: torch.Tensor
+    stored: torch.Tensor | RowReader
     y: torch.Tensor
     mask: torch.Tensor | None = None
     levels: int | None = None
@@ -53,7 +68,8 @@ class Split:
     @property
     def x(self) -> torch.Tensor:
         """The examples as float32: (n, *data_shape)."""
-        return self.stored if self.levels is None else self.stored.float().div_(self.levels)
+        stored = typing.cast(torch.Tensor, self.stored)  # a RowReader is read through rows() first
+        return stored if self.levels is None else stored.float().div_(self.levels)
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -72,7 +88,7 @@ class Split:
     def to(self, device: torch.device) -> "Split":
         return Split(self.stored.to(device), self.y.to(device), None if self.mask is None else self.mask.to(device), self.levels)
 
-    def rows(self, index: torch.Tensor) -> "Split":
+    def rows(self, index: torch.Tensor | slice) -> "Split":
         return Split(self.stored[index], self.y[index], None if self.mask is None else self.mask[index], self.levels)
 
     def x_batches(self, size: int) -> Iterator[torch.Tensor]:
@@ -258,15 +274,15 @@ class InMemoryDataModule(L.LightningDataModule):
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         # The loader's own generator: creating an iterator then never consumes the global random stream.
         pin_memory = self.pin_memory and dataset.split.stored.device.type == "cpu"  # a split on the GPU needs no pinning
-        common = {"collate_fn": keep_batch, "pin_memory": pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
+        common: dict[str, Any] = {"collate_fn": keep_batch, "pin_memory": pin_memory, "generator": torch.Generator().manual_seed(self.seed)}
         workers = self.loader_workers()
         if workers:
             common |= {"num_workers": workers, "persistent_workers": True}
         if shuffle:
             sampler = EpochPermutationSampler(dataset, replicas, rank, seed=self.seed)
             return ResumableDataLoader(dataset, batch_size, sampler, **common)
-        sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False) if replicas > 1 else None
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **common)
+        in_order = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False) if replicas > 1 else None
+        return DataLoader(dataset, batch_size=batch_size, sampler=in_order, **common)
 
 
 def fits_on_device(nbytes: int, free_bytes: int) -> bool:

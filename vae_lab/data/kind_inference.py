@@ -91,6 +91,7 @@ def point_masses(labels: np.ndarray, counts: np.ndarray, min_share: float) -> li
 def numeric_column(name: str, format: ValueFormat, values: np.ndarray, masses: list[float], options) -> NumericColumn:
     """A numeric column, or a point-mass one when `masses` is not empty, fitted on training values (float64)."""
     transform = "log" if name in options.log else "quantile" if name in options.quantile else "standard"
+    column: NumericColumn
     if masses:
         column = PointMassColumn(name, format, clip=options.clip, masses=masses)
         on_mass = np.isin(values, masses)
@@ -116,4 +117,3 @@ def numeric_column(name: str, format: ValueFormat, values: np.ndarray, masses: l
 def target_bins(values: np.ndarray, bins: int) -> list[float]:
     """Edges of the quantile bins that label a numeric target."""
     return np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0, 1, bins + 1)).tolist()
-

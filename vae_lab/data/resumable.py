@@ -48,7 +48,7 @@ class ResumableDataLoader(DataLoader):
         self.position = {"epoch": -1, "batches": 0}
         self._resume: dict[str, int] | None = None
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator over the loader's own iterator
         # A generator: the epoch is read when the first batch is requested, after Lightning's set_epoch.
         epoch = self.sampler.epoch
         resume, self._resume = self._resume, None

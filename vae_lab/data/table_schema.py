@@ -77,9 +77,7 @@ class SchemaOptions:
         if self.skewed not in (None, "log", "quantile"):
             raise ConfigError(f"data.skewed must be null, log or quantile, got '{self.skewed}'")
         if self.max_categories < 2 or self.discrete_values < 0:
-            raise ConfigError(
-                f"data.max_categories must be >= 2 and data.discrete_values >= 0, got {self.max_categories} and {self.discrete_values}"
-            )
+            raise ConfigError(f"data.max_categories must be >= 2 and data.discrete_values >= 0, got {self.max_categories} and {self.discrete_values}")
         if not 0 < self.point_mass_share <= 1:
             raise ConfigError(f"data.point_mass_share must be a share in (0, 1], got {self.point_mass_share}")
         roles = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.point_mass": self.point_mass,
@@ -309,9 +307,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
             columns.append(column)
     if not columns:
         reasons = "; ".join(f"'{name}': {reason}" for name, reason in dropped.items()) or "the only column is the target"
-        raise DataError(
-            f"{source} has no column left to model ({reasons}); keep columns with data.categorical=[...] or data.numeric=[...]"
-        )
+        raise DataError(f"{source} has no column left to model ({reasons}); keep columns with data.categorical=[...] or data.numeric=[...]")
     schema = TableSchema(columns, dropped, target, na_values, bins)
     log.info("%s: %d modelled columns (%s)%s", source, len(columns), schema.describe(), f", target {target.name}" if target else "")
     return schema
@@ -331,4 +327,3 @@ def warn_unknown(column: Column, text: pa.ChunkedArray, unknown: np.ndarray, sou
         "category, which the model treats like a missing cell",
         column.name, source, int(unknown.sum()), shown,
     )  # fmt: skip
-

@@ -46,7 +46,7 @@ class DatasetDataModule(ImageDataModule):
 
     def load_splits(self) -> dict[str, Split]:
         try:
-            count = len(self.dataset)
+            count = len(self.dataset)  # type: ignore[arg-type]  # a map-style Dataset has __len__ (refused below if not)
         except TypeError:
             raise DataError(f"data.dataset ({self.dataset_name}) has no len(); use a map-style torch Dataset (__len__ and __getitem__)") from None
         if count == 0:

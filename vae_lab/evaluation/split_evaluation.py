@@ -103,21 +103,25 @@ class SplitEvaluation:
 
     def metrics(self) -> dict[str, float]:
         """The scalar metrics, for loggers."""
-        names = ("elbo", "recon_loss", "kl", "log_likelihood", "nll", "bits_per_dim", "gap",
-                 "active_units", "amortization_gap", "approximation_gap")
+        names = ("elbo", "recon_loss", "kl", "log_likelihood", "nll", "bits_per_dim", "gap", "active_units", "amortization_gap", "approximation_gap")
         return {name: float(getattr(self, name)) for name in names if getattr(self, name) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, headline numbers first (eval.json)."""
         content = asdict(self)
-        first = {"split": self.split, "examples": self.examples, "log_likelihood": self.log_likelihood, "nll": self.nll,
-                 "bits_per_dim": self.bits_per_dim, "elbo": self.elbo, "gap": self.gap}
+        first = {
+            "split": self.split,
+            "examples": self.examples,
+            "log_likelihood": self.log_likelihood,
+            "nll": self.nll,
+            "bits_per_dim": self.bits_per_dim,
+            "elbo": self.elbo,
+            "gap": self.gap,
+        }
         return first | content
 
 
-def evaluate_split(
-    vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu"
-) -> SplitEvaluation:
+def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu") -> SplitEvaluation:
     """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``).
 
     Moves `vae` to `device` and puts it in eval mode.
@@ -188,6 +192,7 @@ def _to(device: torch.device, *tensors: torch.Tensor | None):
 @torch.inference_mode()
 def elbo_per_example(vae: VAE, data: Split, settings: EvalSettings, device: torch.device | str = "cpu"):
     """Per-example ELBO, recon_loss and kl (n,) in float64, averaged over `elbo_samples` draws."""
+    device = torch.device(device)
     elbo, recon_loss, kl = (torch.empty(len(data), dtype=torch.float64) for _ in range(3))
     for index, x, mask in _batches(data, decodes_per_pass(vae, device, settings.memory_budget_mb)):
         elbo[index], recon_loss[index], kl[index] = _elbo_terms_of_batch(vae, index, x, mask, settings, device)
@@ -208,6 +213,7 @@ def _elbo_terms_of_batch(vae: VAE, index: torch.Tensor, x: torch.Tensor, mask: t
 @torch.inference_mode()
 def log_likelihood_per_example(vae: VAE, data: Split, settings: EvalSettings, device: torch.device | str = "cpu") -> torch.Tensor:
     """Per-example importance-sampled log p(x): (n,) float64."""
+    device = torch.device(device)
     samples = settings.iwae_samples
     batch_size, chunk_size = pass_shape(samples, decodes_per_pass(vae, device, settings.memory_budget_mb))
     log.info("log-likelihood: K=%d importance samples, %d examples x %d samples per pass", samples, batch_size, chunk_size)
@@ -223,9 +229,7 @@ def log_likelihood_per_example(vae: VAE, data: Split, settings: EvalSettings, de
     return result
 
 
-def _refine(
-    vae: VAE, data: Split, settings: EvalSettings, device: torch.device, elbo: torch.Tensor, log_likelihood: torch.Tensor
-) -> dict[str, Any]:
+def _refine(vae: VAE, data: Split, settings: EvalSettings, device: torch.device, elbo: torch.Tensor, log_likelihood: torch.Tensor) -> dict[str, Any]:
     """Amortization and approximation gaps on the first `refine_examples` examples."""
     count = min(settings.refine_examples, len(data))
     described = {"examples": count, "steps": settings.refine_steps, "lr": settings.refine_lr, "mc_samples": settings.refine_mc_samples}
@@ -236,9 +240,7 @@ def _refine(
     subset = data.rows(torch.arange(count))
     for index, x, mask in _batches(subset, batch_size):
         device_x, device_mask = _to(device, x, mask)
-        refined = refine_posterior(
-            vae, device_x, index, settings.refine_steps, settings.refine_lr, settings.refine_mc_samples, settings.seed, device_mask
-        )
+        refined = refine_posterior(vae, device_x, index, settings.refine_steps, settings.refine_lr, settings.refine_mc_samples, settings.seed, device_mask)
         refined_elbo[index] = _elbo_terms_of_batch(refined, index, x, mask, settings, device)[0]
     amortized, likelihood = elbo[:count], log_likelihood[:count]
     return described | {
@@ -250,9 +252,7 @@ def _refine(
     }
 
 
-def _fidelity(
-    vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device
-) -> dict[str, Any]:
+def _fidelity(vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
     """The data module's comparison of `count` draws x ~ p(x|z), z ~ p(z) with the real split."""
     if count == 0:
         return {}

@@ -87,9 +87,9 @@ def _column_row(spec: dict[str, Any], real: pd.Series, synthetic: pd.Series) -> 
     observed_synthetic = synthetic.dropna()
     if len(observed_synthetic) and spec.get("support") is not None:
         row["off_support"] = float(1 - observed_synthetic.isin(spec["support"]).mean())
-    real_values = set(real.dropna())
-    if real_values:
-        row["coverage"] = len(real_values & set(observed_synthetic)) / len(real_values)
+    real_set = set(real.dropna())
+    if real_set:
+        row["coverage"] = len(real_set & set(observed_synthetic)) / len(real_set)
     return row
 
 

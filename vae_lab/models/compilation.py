@@ -29,9 +29,9 @@ class CompiledOrEager:
                 return self.compiled(*args, **kwargs)
             except torch._dynamo.exc.BackendCompilerFailed as error:
                 log.warning(
-                    "torch.compile cannot compile %s on this machine (%s); running it eagerly. "
-                    "Set model.compile=false to skip the attempt.",
-                    getattr(self.function, "__qualname__", self.function), str(error).splitlines()[0],
+                    "torch.compile cannot compile %s on this machine (%s); running it eagerly. Set model.compile=false to skip the attempt.",
+                    getattr(self.function, "__qualname__", self.function),
+                    str(error).splitlines()[0],
                 )
                 self.compiled = None
         return self.function(*args, **kwargs)

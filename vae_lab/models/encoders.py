@@ -66,9 +66,7 @@ class ConvEncoder(nn.Module):
                 layers.append(ResidualBlock(out_channels, activation))
             in_channels = out_channels
         flat_size = in_channels * math.prod(sides[-1])
-        self.body = nn.Sequential(
-            *layers, nn.Flatten(), nn.Linear(flat_size, hidden_size), make_activation(activation)
-        )
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat_size, hidden_size), make_activation(activation))
         self.head = nn.Linear(hidden_size, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,9 +31,7 @@ def conditional_mean(vae: VAE, x: torch.Tensor, draws: int = 0, generator: torch
     return total / draws
 
 
-def impute(
-    vae: VAE, x: torch.Tensor, mask: torch.Tensor, draws: int = 0, iterations: int = 10, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def impute(vae: VAE, x: torch.Tensor, mask: torch.Tensor, draws: int = 0, iterations: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
     """x: (batch, *data_shape) with every cell where mask is False replaced by ``conditional_mean``, refined
     `iterations` times; observed cells are returned as they are."""
     filled = x

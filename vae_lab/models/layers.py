@@ -26,14 +26,12 @@ LOG_VAR_BOUND = 15.0
 Activation = Literal["relu", "tanh", "elu", "gelu", "silu", "leaky_relu", "softplus"]  # the names of ACTIVATIONS
 
 
-def make_activation(name: Activation) -> nn.Module:
+def make_activation(name: str) -> nn.Module:
     """A fresh activation module by name (``relu``, ``tanh``, ...)."""
     return ACTIVATIONS[name]()
 
 
-def mlp(
-    in_features: int, hidden_sizes: Sequence[int], activation: str, dropout: float = 0.0
-) -> tuple[nn.Sequential, int]:
+def mlp(in_features: int, hidden_sizes: Sequence[int], activation: str, dropout: float = 0.0) -> tuple[nn.Sequential, int]:
     """Linear + activation (+ dropout, when `dropout` > 0) layers; returns the network and its output width.
 
     Dropout acts in training only (``model.train()``); evaluation and sampling run with ``model.eval()``.
@@ -58,10 +56,7 @@ def conv_stage_sides(shape: Sequence[int], min_stages: int, max_final_side: int,
     (channels, height, width) under stride-2 stages (kernel 4, padding 1: each side is halved, rounding
     down): at least `min_stages`, and more while a side is above `max_final_side`."""
     if len(shape) != 3:
-        raise ConfigError(
-            f"{who} needs image data (channels, height, width) but the data shape is {tuple(shape)}; "
-            "use encoder=mlp decoder=mlp for vectors"
-        )
+        raise ConfigError(f"{who} needs image data (channels, height, width) but the data shape is {tuple(shape)}; use encoder=mlp decoder=mlp for vectors")
     channels, height, width = shape
     sides = [(height, width)]
     while len(sides) <= min_stages or max(sides[-1]) > max_final_side:

@@ -110,10 +110,7 @@ class GaussianLikelihood(Likelihood):
     ) -> None:
         super().__init__(data_shape)
         if not 0 < sigma_min <= sigma <= sigma_max:
-            raise ConfigError(
-                f"gaussian likelihood needs 0 < sigma_min <= sigma <= sigma_max, "
-                f"got sigma_min={sigma_min}, sigma={sigma}, sigma_max={sigma_max}"
-            )
+            raise ConfigError(f"gaussian likelihood needs 0 < sigma_min <= sigma <= sigma_max, got sigma_min={sigma_min}, sigma={sigma}, sigma_max={sigma_max}")
         self.learn_sigma = learn_sigma
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
         if learn_sigma:

@@ -43,9 +43,7 @@ def kl_to_standard_normal(q: Normal) -> torch.Tensor:
     return 0.5 * (q.loc**2 + q.scale**2 - 1) - torch.log(q.scale)
 
 
-def gaussian_mixture_log_prob(
-    z: torch.Tensor, means: torch.Tensor, log_vars: torch.Tensor, log_weights: torch.Tensor
-) -> torch.Tensor:
+def gaussian_mixture_log_prob(z: torch.Tensor, means: torch.Tensor, log_vars: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
     """log sum_c w_c N(z; mean_c, diag(exp(log_var_c))).
 
     z: (..., latent_dim); means, log_vars: (components, latent_dim); log_weights: (components,) -> (...).
@@ -54,9 +52,7 @@ def gaussian_mixture_log_prob(
     """
     precision = torch.exp(-log_vars)
     flat = z.reshape(-1, z.shape[-1])
-    squared_distance = (
-        (flat**2) @ precision.T - 2 * flat @ (means * precision).T + (means**2 * precision).sum(dim=-1)
-    ).clamp_min(0)
+    squared_distance = ((flat**2) @ precision.T - 2 * flat @ (means * precision).T + (means**2 * precision).sum(dim=-1)).clamp_min(0)
     log_normal = -0.5 * (squared_distance + log_vars.sum(dim=-1) + z.shape[-1] * LOG_2PI)
     return torch.logsumexp(log_normal + log_weights, dim=-1).reshape(z.shape[:-1])
 

@@ -72,16 +72,14 @@ class TabularLikelihood(Likelihood):
         # One learned sigma per numeric column, then per point-mass column (its continuous value slot).
         gaussian_slots = [starts[i] for i in by_kind["numeric"] + by_kind["point_mass"]]
         self.register_buffer("gaussian_slots", torch.tensor(gaussian_slots, dtype=torch.long), persistent=False)
-        self.gaussian = GaussianLikelihood(
-            (len(gaussian_slots),), sigma=sigma, learn_sigma=True, sigma_min=sigma_min, sigma_max=sigma_max
-        )
+        self.gaussian = GaussianLikelihood((len(gaussian_slots),), sigma=sigma, learn_sigma=True, sigma_min=sigma_min, sigma_max=sigma_max)
         self.bernoulli = BernoulliLikelihood((len(by_kind["binary"]),))
 
     def column_log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """log p(x_c|z) per column, ignoring the mask: x, params (batch, width) -> (batch, columns)."""
         out = x.new_zeros(len(x), len(self.column_names))
         gaussian = self.gaussian.elementwise_log_prob(x[:, self.gaussian_slots], params[:, self.gaussian_slots])
-        numeric = len(self.numeric_columns)
+        numeric = len(self.numeric_columns)  # type: ignore[arg-type]  # a list, typed by nn.Module as Tensor | Module
         out[:, self.numeric_columns] = gaussian[:, :numeric]
         out[:, self.binary_columns] = self.bernoulli.elementwise_log_prob(x[:, self.binary_slots], params[:, self.binary_slots])
         for column, start, width in self.categorical_blocks:

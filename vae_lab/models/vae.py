@@ -52,15 +52,15 @@ class VAE(nn.Module):
 
     @property
     def latent_dim(self) -> int:
-        return self.prior.latent_dim
+        return self.prior.latent_dim  # type: ignore[return-value]  # an int attribute, typed by nn.Module as Tensor | Module
 
     def compile_math(self) -> "VAE":
         """Compile the ELBO and the importance weights (encoder, decoder, likelihood, prior, KL) with
         torch.compile, in place: parameters and state-dict keys stay as they are, so compiled and eager
         checkpoints load into each other. Every user of ``elbo_terms`` and ``log_importance_weights``
         (training, validation, ``iwae_bound``, evaluation) then runs the compiled code."""
-        self.elbo_terms = CompiledOrEager(self.elbo_terms)
-        self.log_importance_weights = CompiledOrEager(self.log_importance_weights)
+        self.elbo_terms = CompiledOrEager(self.elbo_terms)  # type: ignore[method-assign]  # the same call, compiled
+        self.log_importance_weights = CompiledOrEager(self.log_importance_weights)  # type: ignore[method-assign]
         self.math_compiled = True
         return self
 
@@ -73,9 +73,7 @@ class VAE(nn.Module):
         """Parameters of p(x|z): z (batch, latent_dim) -> (batch, *likelihood.param_shape)."""
         return self.decoder(z)
 
-    def elbo_terms(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, noise: torch.Tensor | None = None
-    ) -> ELBOTerms:
+    def elbo_terms(self, x: torch.Tensor, mask: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> ELBOTerms:
         """The ELBO's terms for a batch x: (batch, *data_shape).
 
         noise: (batch, latent_dim) standard normal draws to use instead of fresh ones (fixed noise

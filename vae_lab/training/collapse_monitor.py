@@ -57,7 +57,7 @@ class CollapseMonitor(Callback):
             return
         val = trainer.datamodule.split("val")
         batches = (chunk.to(module.device) for chunk in val.x_batches(trainer.datamodule.eval_batch_size))
-        usage = latent_usage(module.vae, batches, self.active_threshold)
+        usage = latent_usage(module.vae, batches, self.active_threshold)  # type: ignore[arg-type]  # a VAE, typed by nn.Module as Tensor | Module
         metrics = {"val/active_units": float(usage.active_units)}
         if self.log_kl_per_dim:
             width = len(str(len(usage.kl_per_dim) - 1))

@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from vae_lab.models.tabular_likelihood import TabularLikelihood
+from vae_lab.models.vae import VAE
 
 
 class ColumnReconstructionLoss(Callback):
@@ -37,8 +38,8 @@ class ColumnReconstructionLoss(Callback):
 @torch.no_grad()
 def column_reconstruction_loss(module: L.LightningModule, split, batch_size: int) -> torch.Tensor:
     """Mean over the split's rows of -log p(x_c|z) per column, z = mean + std * eval_noise(row): (columns,) float64."""
-    vae = module.vae
-    total = torch.zeros(len(vae.likelihood.column_names), dtype=torch.float64)
+    vae: VAE = module.vae  # type: ignore[assignment]  # nn.Module types its attributes as Tensor | Module
+    total = torch.zeros(len(vae.likelihood.column_names), dtype=torch.float64)  # type: ignore[arg-type]  # a list, typed by nn.Module as Tensor | Module
     for start in range(0, len(split), batch_size):
         index = torch.arange(start, min(start + batch_size, len(split)))
         rows = split.rows(index)

@@ -41,5 +41,5 @@ def prepare_ddp_subprocesses(command: str) -> None:
         return
     hydra_cfg = HydraConfig.get()
     sys.argv = [sys.argv[0], command, *hydra_cfg.overrides.task, "hydra.mode=RUN"]
-    with read_write(hydra_cfg), open_dict(hydra_cfg):
+    with read_write(hydra_cfg), open_dict(hydra_cfg):  # type: ignore[arg-type]  # HydraConfig.get() is a DictConfig typed as its schema
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir

@@ -70,4 +70,3 @@ class Cyclical(KLSchedule):
             return self.beta
         within_cycle = cycles - math.floor(cycles)
         return self.beta * min(1.0, within_cycle / self.ratio)
-

@@ -69,12 +69,10 @@ class VAEModule(L.LightningModule):
         self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
         self.eval_iwae_noise = FixedNoise(iwae_k * vae.latent_dim, eval_seed + 1)
         terms = TERMS + (("iwae_bound",) if objective == "iwae" else ())
-        self.eval_metrics = nn.ModuleDict(
-            {stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")}
-        )
+        self.eval_metrics = nn.ModuleDict({stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")})
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> "VAEModule":
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> "VAEModule":  # type: ignore[override]
         """The training plan of a vae_lab checkpoint, weights loaded, in eval mode. Unlike Lightning's (which
         calls the constructor with saved hyperparameters), it rebuilds the VAE from the run config stored in
         the checkpoint (``vae_lab.checkpoints.load_run``); `kwargs` are not accepted."""
@@ -113,10 +111,7 @@ class VAEModule(L.LightningModule):
             terms = self.vae.elbo_terms(x, mask)
             loss = self.training_loss(terms, kl_weight)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"the training loss is {loss.item()} at global step {self.global_step} "
-                f"(epoch {self.current_epoch}, batch {batch_idx})"
-            )
+            raise TrainingDiverged(f"the training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})")
         if self._logs_this_step():
             if terms is None:  # the IWAE step has no ELBO terms: one extra pass on the logged steps only
                 with torch.no_grad():

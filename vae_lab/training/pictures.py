@@ -76,10 +76,10 @@ class Pictures(Callback):
             return
         datamodule, latent_dim = trainer.datamodule, module.vae.latent_dim
         is_image = len(datamodule.data_shape) == 3
-        fitting = IMAGE_PICTURES if is_image else VECTOR_PICTURES
+        fitting: tuple[str, ...] = IMAGE_PICTURES if is_image else VECTOR_PICTURES
         if "latent_space" in self.draw:
             if self.projection != "auto" or latent_dim >= 2:
-                self.projection = check_projection(self.projection, latent_dim, "callbacks.pictures.projection")
+                self.projection = check_projection(self.projection, latent_dim, "callbacks.pictures.projection")  # type: ignore[arg-type]
                 fitting += ("latent_space",)
         self.drawn_names = [name for name in self.draw if name in fitting]
         skipped = [name for name in self.draw if name not in fitting]

@@ -37,6 +37,7 @@ class RichProgressBarAndSize(RichProgressBar, ModelSizeLine):
 
 def model_size(module: L.LightningModule) -> str:
     """'652 K trainable parameters (encoder 330 K, decoder 322 K)': the parts are the children of ``module.vae``."""
+
     def count(part) -> int:
         return sum(p.numel() for p in part.parameters() if p.requires_grad)
 

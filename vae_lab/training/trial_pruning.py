@@ -23,7 +23,7 @@ class TrialPruning(L.Callback):
     def __init__(self, trial: int | None = None, monitor: str | list[str] = "val/loss") -> None:
         self.trial_number = trial
         self.monitor = monitor
-        self.trial = None
+        self.trial: Any = None  # the optuna.Trial of this job, from setup
         self.pruned: dict[str, Any] | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -45,8 +45,8 @@ class TrialPruning(L.Callback):
             return
         prune = False
         if self.trial is not None:
-            value = trainer.callback_metrics.get(self.monitor)
-            value = float("nan") if value is None else float(value)
+            metric = trainer.callback_metrics.get(self.monitor) if isinstance(self.monitor, str) else None
+            value = float("nan") if metric is None else float(metric)
             if math.isfinite(value):
                 self.trial.report(value, step=trainer.current_epoch)
                 prune = self.trial.should_prune()

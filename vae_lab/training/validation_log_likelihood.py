@@ -18,6 +18,7 @@ from vae_lab.config_schema import AtLeastOne, Positive
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
+from vae_lab.models.vae import VAE
 
 
 class ValidationLogLikelihood(Callback):
@@ -32,7 +33,7 @@ class ValidationLogLikelihood(Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        vae = module.vae
+        vae: VAE = module.vae  # type: ignore[assignment]  # nn.Module types its attributes as Tensor | Module
         examples_per_pass, chunk_size = pass_shape(self.num_samples, decodes_per_pass(vae, module.device, self.memory_budget_mb))
         total = torch.zeros((), dtype=torch.float64, device=module.device)
         count = torch.zeros((), dtype=torch.float64, device=module.device)

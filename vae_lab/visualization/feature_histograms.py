@@ -11,9 +11,7 @@ COLUMNS, CELL_WIDTH, CELL_HEIGHT, DPI = 4, 3.0, 2.5, 100
 MAX_FEATURES = 32
 
 
-def feature_histograms(
-    samples: torch.Tensor, data: torch.Tensor, names: list[str], data_mask: torch.Tensor | None = None, bins: int = 40
-) -> torch.Tensor:
+def feature_histograms(samples: torch.Tensor, data: torch.Tensor, names: list[str], data_mask: torch.Tensor | None = None, bins: int = 40) -> torch.Tensor:
     """Histograms (densities) of samples (n, features) against data (m, features), one cell per feature.
 
     data_mask: (m, features), False where a value is missing; missing values are left out.

@@ -22,8 +22,7 @@ def check_projection(projection: str, latent_dim: int, key: str) -> str:
         raise ConfigError(f"{key} must be one of: {', '.join(PROJECTIONS)}; got '{projection}'")
     if latent_dim < 2:
         raise ConfigError(
-            f"a 2-D latent-space plot needs model.latent_dim >= 2 (2 to show it directly, more for {key}=pca), "
-            f"but the model's latent_dim is {latent_dim}"
+            f"a 2-D latent-space plot needs model.latent_dim >= 2 (2 to show it directly, more for {key}=pca), but the model's latent_dim is {latent_dim}"
         )
     if projection == "none" and latent_dim != 2:
         raise ConfigError(f"{key}=none plots the latent space directly and needs model.latent_dim=2, got {latent_dim}; use {key}=pca")
