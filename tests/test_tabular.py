@@ -203,7 +203,7 @@ def test_likelihood_and_data_must_match(tmp_path, trained):
 def test_the_python_api_samples_rows_and_imputes_as_the_commands_do(trained, tmp_path):
     frame, _, results = trained
     run = vae_lab.load_run(results["run_dir"])  # a run directory: its best checkpoint
-    assert run.checkpoint == Path(results["best_checkpoint"])
+    assert run.path == Path(results["best_checkpoint"]) and run.global_step > 0
     rows = run.sample_table(300, seed=0)
     assert list(rows.columns) == MODELLED and len(rows) == 300 and set(rows["group"]) <= set(GROUPS)
     incomplete = mixed_table(50, seed=9)

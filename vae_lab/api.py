@@ -27,16 +27,17 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import open_dict
 
 from vae_lab.checkpoints import load_run as load_checkpoint
+from vae_lab.checkpoints import read_checkpoint
+from vae_lab.commands.from_checkpoint import CheckpointRun
 from vae_lab.config_schema import check_config
-from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
+from vae_lab.data.in_memory import Split, unlabelled
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.evaluation.split_evaluation import EvalSettings, elbo_per_example, log_likelihood_per_example
 from vae_lab.models.vae import VAE
 from vae_lab.run_dir import RunDir
-from vae_lab.training.module import VAEModule
 
 MODES = ("mean", "sample")
 
@@ -67,9 +68,10 @@ def train(overrides: Sequence[str] = (), config_name: str = "train") -> dict[str
 def load_run(path: str | Path, compile: bool | None = None) -> "Run":
     """The trained run at `path`: a run directory (its best checkpoint, else ``checkpoints/last.ckpt``)
     or a checkpoint file. compile: compile the model's math (None: as it was trained)."""
-    checkpoint = checkpoint_of(Path(path).expanduser())
-    config, datamodule, module = load_checkpoint(checkpoint, compile=compile)
-    return Run(checkpoint, config, datamodule, module)
+    checkpoint = checkpoint_of(Path(path).expanduser()).absolute()
+    stored = read_checkpoint(checkpoint)
+    config, datamodule, module = load_checkpoint(checkpoint, compile=compile, checkpoint=stored)
+    return Run(checkpoint, config, datamodule, module, stored.get("epoch", 0), stored.get("global_step", 0))
 
 
 def checkpoint_of(path: Path) -> Path:
@@ -87,13 +89,9 @@ def checkpoint_of(path: Path) -> Path:
 
 
 @dataclass
-class Run:
-    """A trained run: its config, data module and training plan, and the verbs users need."""
-
-    checkpoint: Path
-    config: DictConfig
-    datamodule: InMemoryDataModule
-    module: VAEModule
+class Run(CheckpointRun):
+    """A trained run (the checkpoint's ``path``, ``config``, ``datamodule``, ``module``, ``epoch``, ``global_step``, as
+    the commands rebuild it) and the verbs users need."""
 
     @property
     def model(self) -> VAE:

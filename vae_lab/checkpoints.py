@@ -61,15 +61,16 @@ def run_config(checkpoint: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(checkpoint[CONFIG_KEY])
 
 
-def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None, compile: bool | None = None):
+def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None, compile: bool | None = None, checkpoint: dict[str, Any] | None = None):
     """Rebuild (config, data module, training plan with the checkpoint's weights) from a checkpoint.
 
     data_overrides: values replacing ``data.*`` entries of the stored config (e.g. another data_dir).
     compile: compile the model's math (``model.compile``); None: as the run was trained.
+    checkpoint: the content of `path` if the caller has read it already (``read_checkpoint``).
     """
     from vae_lab.build import build_datamodule, build_module  # avoid an import cycle at module load
 
-    checkpoint = read_checkpoint(path)
+    checkpoint = checkpoint or read_checkpoint(path)
     cfg = run_config(checkpoint)
     for key, value in (data_overrides or {}).items():
         OmegaConf.update(cfg, f"data.{key}", value, merge=False)

@@ -76,7 +76,7 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
     stored = run_config(checkpoint).data
     moved = {"data_dir": cfg.get("data_dir"), "path": cfg.get("data_path")}
     overrides = {key: str(value) for key, value in moved.items() if value and key in stored}
-    config, datamodule, module = load_run(path, overrides, cfg.get("compile"))
+    config, datamodule, module = load_run(path, overrides, cfg.get("compile"), checkpoint)
     return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
 
 

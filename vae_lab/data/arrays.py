@@ -16,7 +16,7 @@ import torch
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, split_rows
+from vae_lab.data.in_memory import Split, held_out_splits
 from vae_lab.errors import ConfigError, DataError
 
 SUFFIXES = (".npy", ".npz", ".pt")
@@ -56,9 +56,7 @@ class ArrayDataModule(ImageDataModule):
             raise DataError(f"{self.path}: labels '{self.labels_key}' have shape {tuple(labels.shape)}, expected ({len(examples)},), one per example")
         stored, levels = as_stored(examples, self.path)
         y = torch.full((len(stored),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels).long()
-        rows = split_rows(len(stored), self.val_size, self.test_size, self.seed, str(self.path))
-        everything = Split(stored, y, levels=levels)
-        return {name: everything.rows(torch.from_numpy(index)) for name, index in rows.items()}
+        return held_out_splits(Split(stored, y, levels=levels), self.val_size, self.test_size, self.seed, str(self.path))
 
     def provenance(self) -> dict[str, Any]:
         return {"dataset": self.name, "path": str(self.path), "key": self.key}

@@ -79,7 +79,7 @@ def read_image(path: Path, channels: int, image_size: int | None, size: tuple[in
         with Image.open(path) as image:
             pixels = pil_to_tensor(image.convert(PIL_MODES[channels]))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"image {path} cannot be read ({type(error).__name__}: {error}); replace or remove the file") from None
+        raise unreadable(path, error) from None
     if image_size is not None:
         pixels = center_crop(resize(pixels, image_size, antialias=True), [image_size, image_size])
     if size is not None and tuple(pixels.shape[1:]) != tuple(size):
@@ -88,6 +88,10 @@ def read_image(path: Path, channels: int, image_size: int | None, size: tuple[in
             "set data.image_size=N to resize and center-crop every image to NxN"
         )
     return pixels
+
+
+def unreadable(path: Path, error: Exception) -> DataError:
+    return DataError(f"image {path} cannot be read ({type(error).__name__}: {error}); replace or remove the file")
 
 
 def list_images(folder: Path) -> tuple[list[Path], list[int], list[str]]:
@@ -123,7 +127,7 @@ def common_size(paths: list[Path], image_size: int | None) -> tuple[int, int]:
             with Image.open(path) as image:
                 width, height = image.size
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise DataError(f"image {path} cannot be read ({type(error).__name__}: {error}); replace or remove the file") from None
+            raise unreadable(path, error) from None
         sizes.setdefault((height, width), path)
         if len(sizes) > 1:
             (first, first_path), (other, other_path) = sizes.items()

@@ -170,6 +170,11 @@ def split_rows(n: int, val_size: int | float, test_size: int | float, seed: int,
     return {"train": train.x.numpy(), "val": val.x.numpy(), "test": test.x.numpy()}
 
 
+def held_out_splits(rows: Split, val_size: int | float, test_size: int | float, seed: int, source: str) -> dict[str, Split]:
+    """``train``, ``val`` and ``test`` drawn from one set of rows as ``split_rows`` draws them."""
+    return {name: rows.rows(torch.from_numpy(index)) for name, index in split_rows(len(rows), val_size, test_size, seed, source).items()}
+
+
 class InMemoryDataModule(L.LightningDataModule):
     """Base class: subclasses implement ``load_splits`` (and may override ``train_transform``)."""
 

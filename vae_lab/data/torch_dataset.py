@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.arrays import as_stored
 from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, split_rows
+from vae_lab.data.in_memory import Split, held_out_splits
 from vae_lab.errors import DataError
 
 
@@ -58,8 +58,7 @@ class DatasetDataModule(ImageDataModule):
             raise DataError(f"data.dataset ({self.dataset_name}) returns tensors of different shapes ({shown}); make every item one shape")
         stored, levels = as_stored(torch.stack(examples), self.dataset_name)
         everything = Split(stored, torch.tensor(labels, dtype=torch.long), levels=levels)
-        rows = split_rows(count, self.val_size, self.test_size, self.seed, f"data.dataset ({self.dataset_name})")
-        return {name: everything.rows(torch.from_numpy(index)) for name, index in rows.items()}
+        return held_out_splits(everything, self.val_size, self.test_size, self.seed, f"data.dataset ({self.dataset_name})")
 
     def item(self, i: int) -> tuple[torch.Tensor, int]:
         """Item i as (x, label); label -1 when the data set gives none."""
