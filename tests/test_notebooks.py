@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import REPO, USER_DATA_DIR
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -54,7 +55,9 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_SERVICE", raising=False)  # the kernel starts its own wandb-core (conftest.cli_environment)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=MINUTES * 60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    # IPC sockets in tmp_path: TCP ports picked free by one kernel can be taken by another test's before it binds
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+    client = NotebookClient(notebook, km=kernel, timeout=MINUTES * 60, resources={"metadata": {"path": str(tmp_path)}})
     started = time.perf_counter()
     try:
         client.execute()
