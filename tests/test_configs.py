@@ -37,12 +37,14 @@ def test_every_encoder_decoder_likelihood_builds_a_trainable_model(encoder, deco
 @pytest.mark.parametrize("prior", options("prior"))
 def test_every_prior_builds_and_passes_gradients(prior, tmp_path):
     cfg = compose_train([f"prior={prior}", "model.latent_dim=3", "encoder.hidden_sizes=[8]", "decoder.hidden_sizes=[8]"], tmp_path)
-    vae = build_module(cfg, data_shape=(1, 28, 28)).vae
-    terms = vae.elbo_terms(torch.rand(4, 1, 28, 28))
+    conditional = prior == "conditional"  # p(z|c) exists only for a conditional VAE: three condition values here
+    vae = build_module(cfg, data_shape=(1, 28, 28), condition_dim=3 if conditional else 0).vae
+    condition = torch.eye(3)[[0, 1, 2, 1]] if conditional else None
+    terms = vae.elbo_terms(torch.rand(4, 1, 28, 28), condition=condition)
     (terms.recon_loss + terms.kl).mean().backward()
     assert torch.isfinite(terms.kl).all()
     assert all(p.grad is not None for p in vae.prior.parameters())
-    assert vae.sample(2).shape == (2, 1, 28, 28)
+    assert vae.sample(2, condition=None if condition is None else condition[:2]).shape == (2, 1, 28, 28)
 
 
 @pytest.mark.parametrize("scheduler", options("scheduler"))

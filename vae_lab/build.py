@@ -63,14 +63,16 @@ def build_datamodule(cfg: DictConfig, state: dict[str, Any] | None = None) -> In
     state: a ``state_dict()`` saved in a checkpoint (e.g. a fitted preprocessor), restored before loading.
     """
     datamodule = build(cfg.data)
+    datamodule.condition_on(cfg.model.get("condition"))
     if state:
         datamodule.load_state_dict(state)
     datamodule.setup()
     return datamodule
 
 
-def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAE:
-    """likelihood_kwargs: what the data module tells the likelihood (``datamodule.likelihood_kwargs()``)."""
+def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0) -> VAE:
+    """likelihood_kwargs: what the data module tells the likelihood (``datamodule.likelihood_kwargs()``);
+    condition_dim: the width of its condition vectors (``datamodule.condition_dim``), 0 for an unconditional VAE."""
     latent_dim = cfg.model.latent_dim  # >= 1: config_schema.ModelSettings
     likelihood_kwargs = likelihood_kwargs or {}
     accepted = constructor_parameters(cfg.likelihood)
@@ -80,20 +82,24 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: d
             f"{', '.join(likelihood_kwargs)} to the likelihood; use the likelihood made for it (likelihood=tabular for data=csv)"
         )
     likelihood = build(cfg.likelihood, data_shape=data_shape, **likelihood_kwargs)
-    encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim)
+    conditioned = {"condition_dim": condition_dim} if condition_dim else {}
+    for group in ("encoder", "decoder"):
+        if conditioned and "condition_dim" not in (constructor_parameters(cfg[group]) or {"condition_dim"}):
+            raise ConfigError(f"{group} {cfg[group]._target_} takes no condition_dim, so it cannot serve model.condition={cfg.model.condition}")
+    encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim, **conditioned)
     vae = VAE(
         encoder=encoder,
-        decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape),
+        decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape, **conditioned),
         likelihood=likelihood,
-        prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape),
+        prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape, condition_dim=condition_dim),
     )
     return vae.compile_math() if cfg.model.get("compile") else vae
 
 
-def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None) -> VAEModule:
-    """The training plan around a freshly initialised VAE."""
+def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0) -> VAEModule:
+    """The training plan around a freshly initialised VAE (arguments as ``build_vae``)."""
     return VAEModule(
-        build_vae(cfg, data_shape, likelihood_kwargs),
+        build_vae(cfg, data_shape, likelihood_kwargs, condition_dim),
         optimizer=build_optimizer(cfg.optimizer),
         scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
         kl_schedule=build_kl_schedule(cfg),

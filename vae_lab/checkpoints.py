@@ -77,7 +77,7 @@ def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None, com
     if compile is not None:
         OmegaConf.update(cfg, "model.compile", compile, force_add=True)
     datamodule = build_datamodule(cfg, state=checkpoint.get(_datamodule_key(cfg)))
-    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim)
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

@@ -54,6 +54,7 @@ class ModelSettings:
     objective: Literal["elbo", "iwae"] = "elbo"
     iwae_k: AtLeastOne = 5
     compile: bool = False
+    condition: str | list[str] | None = None
     kl_schedule: Any = None
 
 

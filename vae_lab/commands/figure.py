@@ -41,8 +41,8 @@ def figure(cfg: DictConfig) -> Path:
         shown = split.rows(slice(0, cfg.max_points))
         x, labels = shown.x, shown.y
         with torch.no_grad():
-            usage = latent_usage(module.vae, x.split(1000))
-        points, axis_labels = project(posterior_means(module.vae, x), projection)
+            usage = latent_usage(module.vae, ((rows.x, rows.condition) for _, rows in shown.batches(1000)))
+        points, axis_labels = project(posterior_means(module.vae, x, condition=shown.condition), projection)
         title = titles[number] if titles is not None else objective_title(run_cfg)
         usage_line = f"KL {usage.kl:.2f} nats, {usage.active_units}/{module.vae.latent_dim} units active"
         panels.append((points, labels, f"{title}\n{usage_line}", axis_labels))

@@ -11,7 +11,7 @@ file is read only when a split is needed, so sampling and imputation work withou
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,12 @@ import pandas as pd
 import torch
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
+from vae_lab.data.conditions import condition_names
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, split_rows
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError
+from vae_lab.evaluation.conditional_fidelity import fidelity_per_condition
 from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
 
 PRIVACY_ROWS = 20_000  # rows compared by distance to the closest training row
@@ -97,7 +99,19 @@ class CSVDataModule(InMemoryDataModule):
         del table  # the text is not needed any more: the splits hold the encoded rows
         x, y = torch.from_numpy(encoded.x), torch.from_numpy(encoded.y)
         mask = None if encoded.mask is None else torch.from_numpy(encoded.mask)
-        return {name: Split(x, y, mask).rows(torch.from_numpy(index)) for name, index in rows.items()}
+        self.conditions = self.schema.conditions()
+        condition = None if self.conditions is None else self.conditions.one_hot(torch.from_numpy(encoded.condition_codes))
+        return {name: Split(x, y, mask, condition=condition).rows(torch.from_numpy(index)) for name, index in rows.items()}
+
+    def condition_on(self, spec: str | list[str] | None) -> None:
+        """Condition on the columns `spec` names (``model.condition``): they are kept out of the modelled
+        columns, and their codes (categories, or deciles of a number) are every batch's ``condition``."""
+        self.condition_names = condition_names(spec)
+        self.options.condition = list(self.condition_names)
+
+    def with_conditions(self, splits: dict[str, Split]) -> dict[str, Split]:
+        """The splits as ``load_splits`` encoded them: the schema gives their conditions."""
+        return splits
 
     def setup(self, stage: str | None = None) -> None:
         """Read the file, unless a restored schema already says all the model needs (then a split reads it)."""
@@ -143,6 +157,7 @@ class CSVDataModule(InMemoryDataModule):
         if self.schema is not None and self.schema.state_dict() != schema.state_dict():
             self.splits = None
         self.schema = schema
+        self.conditions = schema.conditions()
         self.rows = self.rows or state_dict.get("rows")
 
     def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
@@ -176,6 +191,17 @@ class CSVDataModule(InMemoryDataModule):
         )  # fmt: skip
         return fidelity
 
+    def fidelity_given(self, sample: Callable[[torch.Tensor], torch.Tensor], split: str, count: int) -> dict[str, Any]:
+        """The fidelity of samples given each condition value to the real rows of `split` with that value
+        (``conditional_fidelity.fidelity_per_condition``)."""
+        schema = self.fitted_schema()
+        assert self.conditions is not None
+
+        def compare(real: Split, samples: torch.Tensor) -> dict[str, Any]:
+            return tabular_fidelity(schema.values(real.x, real.mask), schema.values(schema.clip(samples)), schema.fidelity_columns())
+
+        return fidelity_per_condition(sample, self.split(split), count, compare, self.conditions)
+
     def provenance(self) -> dict[str, Any]:
         schema = self.fitted_schema()
         return {
@@ -185,4 +211,5 @@ class CSVDataModule(InMemoryDataModule):
             "columns": schema.columns_by_kind(),
             "dropped": dict(schema.dropped),
             "target": None if schema.target is None else schema.target.name,
+            "condition": self.condition_names,
         }

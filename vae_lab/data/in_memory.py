@@ -1,8 +1,9 @@
 """Splits held as tensors in memory, served as whole batches.
 
 A batch is a dict: ``x`` (batch, *data_shape) float, ``y`` (batch,) long label (-1 where there is
-none), ``index`` (batch,) row numbers in the split, and ``mask`` (batch, *data_shape) bool where some
-cells are missing. Rows are gathered with one tensor index per batch (``__getitems__``), so there is
+none), ``index`` (batch,) row numbers in the split, ``mask`` (batch, *data_shape) bool where some
+cells are missing, and ``condition`` (batch, condition_width) float for a conditional VAE
+(``condition_on``: one-hot codes of the label, or of a table's condition columns). Rows are gathered with one tensor index per batch (``__getitems__``), so there is
 no per-item Python work and no worker processes to start.
 
 Under DDP the data module shards itself (Trainer ``use_distributed_sampler=False``): training uses a
@@ -25,6 +26,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from vae_lab.config_schema import AtLeastOne
+from vae_lab.data.conditions import ConditionVariable, Conditions, condition_names
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
 from vae_lab.errors import ConfigError, DataError
 
@@ -49,7 +51,8 @@ class RowReader(Protocol):
 
 @dataclass
 class Split:
-    """One split, held compactly: examples (n, *data_shape), y (n,) long (-1: no label), mask bool or None.
+    """One split, held compactly: examples (n, *data_shape), y (n,) long (-1: no label), mask bool or None,
+    condition (n, condition_width) float32 or None (an unconditional model).
 
     stored: the examples as held in memory: float32, or uint8 levels (pixels 0..255, binarized 0/1) whose
     float value is ``stored / levels``. ``x`` converts, so a batch is converted when it is gathered and a
@@ -61,6 +64,7 @@ class Split:
     y: torch.Tensor
     mask: torch.Tensor | None = None
     levels: int | None = None
+    condition: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.stored)
@@ -82,19 +86,33 @@ class Split:
 
     @property
     def nbytes(self) -> int:
-        tensors = (self.stored, self.y) if self.mask is None else (self.stored, self.y, self.mask)
+        tensors = (t for t in (self.stored, self.y, self.mask, self.condition) if t is not None)
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def to(self, device: torch.device) -> "Split":
-        return Split(self.stored.to(device), self.y.to(device), None if self.mask is None else self.mask.to(device), self.levels)
+        return Split(self.stored.to(device), self.y.to(device), _to(self.mask, device), self.levels, _to(self.condition, device))
 
     def rows(self, index: torch.Tensor | slice) -> "Split":
-        return Split(self.stored[index], self.y[index], None if self.mask is None else self.mask[index], self.levels)
+        return Split(self.stored[index], self.y[index], _rows(self.mask, index), self.levels, _rows(self.condition, index))
+
+    def batches(self, size: int) -> Iterator[tuple[torch.Tensor, "Split"]]:
+        """(index (batch,), the rows at index) over the split in order, `size` rows at a time."""
+        for start in range(0, len(self), size):
+            index = torch.arange(start, min(start + size, len(self)))
+            yield index, self.rows(index)
 
     def x_batches(self, size: int) -> Iterator[torch.Tensor]:
         """The examples in order as float32 batches of `size` rows, converting one batch at a time."""
         for start in range(0, len(self), size):
             yield self.rows(slice(start, start + size)).x
+
+
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
+
+
+def _rows(tensor: torch.Tensor | None, index: torch.Tensor | slice) -> torch.Tensor | None:
+    return None if tensor is None else tensor[index]
 
 
 def unlabelled(x: torch.Tensor, levels: int | None = None) -> Split:
@@ -122,6 +140,8 @@ class SplitDataset(Dataset):
         batch = {"x": rows.x if self.transform is None else self.transform(rows.x), "y": rows.y, "index": index}
         if rows.mask is not None:
             batch["mask"] = rows.mask
+        if rows.condition is not None:
+            batch["condition"] = rows.condition
         return batch
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -191,6 +211,18 @@ class InMemoryDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.splits: dict[str, Split] | None = None
         self.on_device: dict[str, Split] = {}
+        self.condition_names: list[str] = []
+        self.conditions: Conditions | None = None
+
+    def condition_on(self, spec: str | list[str] | None) -> None:
+        """Serve ``condition`` in every batch, for a conditional VAE: ``model.condition`` (None: no condition).
+        Called before the data is loaded. Here the label is the only condition (``label``)."""
+        self.condition_names = condition_names(spec)
+        if self.condition_names and self.condition_names != ["label"]:
+            raise ConfigError(
+                f"model.condition={spec}: data={self.name} can condition on its label only (model.condition=label); "
+                "tables condition on their columns (data=csv)"
+            )
 
     def load_splits(self) -> dict[str, Split]:
         """Read the data and return the ``train``, ``val`` and ``test`` splits."""
@@ -212,13 +244,59 @@ class InMemoryDataModule(L.LightningDataModule):
         """Metrics comparing model samples (n, *data_shape) with the real split `split`; none by default."""
         return {}
 
+    def fidelity_given(self, sample: Callable[[torch.Tensor], torch.Tensor], split: str, count: int) -> dict[str, Any]:
+        """How well samples given a condition show it (a conditional VAE): `sample` maps conditions (n, width)
+        to samples (n, *data_shape). Here the label: ``conditional_fidelity.label_agreement`` on `count` samples."""
+        from vae_lab.evaluation.conditional_fidelity import label_agreement  # evaluation code, needed by eval only
+
+        assert self.conditions is not None
+        return label_agreement(sample, self.conditions, self.split("train"), self.split(split), count, self.seed)
+
     def provenance(self) -> dict[str, Any]:
         """What an evaluation records about the data: the data set, and how it was prepared."""
         return {"dataset": self.name}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            self.splits = self.load_splits()
+            self.splits = self.with_conditions(self.load_splits())
+
+    def with_conditions(self, splits: dict[str, Split]) -> dict[str, Split]:
+        """The splits with their label's one-hot codes as ``condition`` when the model is conditioned on it;
+        the label's values are those of the training labels (or the restored ones)."""
+        if not self.condition_names:
+            return splits
+        if self.conditions is None:
+            labels = splits["train"].y
+            classes = labels[labels >= 0].unique()
+            if len(classes) < 2:
+                raise DataError(
+                    f"model.condition=label, but the training images of data={self.name} have {len(classes)} label value(s); "
+                    "a condition needs labelled examples of at least two classes (class subfolders for data=image_folder)"
+                )
+            self.conditions = Conditions([ConditionVariable("label", [str(int(c)) for c in range(int(classes.max()) + 1)])])
+        label = self.conditions.variables[0]
+        result = {}
+        for name, split in splits.items():
+            codes = torch.where(split.y < len(label.values), split.y, -1)[:, None]
+            result[name] = Split(split.stored, split.y, split.mask, split.levels, self.conditions.one_hot(codes))
+        return result
+
+    def draw_conditions(self, count: int, seed: int) -> torch.Tensor | None:
+        """Conditions (count, width) drawn at random from the training rows, for samples that ask none
+        (a conditional VAE samples p(x) = sum_c p(c) p(x|c)); None for an unconditional model."""
+        if self.conditions is None:
+            return None
+        train = self.split("train").condition
+        assert train is not None
+        return train[torch.randint(len(train), (count,), generator=torch.Generator().manual_seed(seed))]
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to rebuild this data's encoding: the condition's values."""
+        return {} if self.conditions is None else {"conditions": self.conditions.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "conditions" in state_dict:
+            self.conditions = Conditions.from_state_dict(state_dict["conditions"])
 
     def split(self, name: str) -> Split:
         """The split called `name` (``train``, ``val`` or ``test``), loading the data if needed."""
@@ -230,6 +308,12 @@ class InMemoryDataModule(L.LightningDataModule):
     @property
     def data_shape(self) -> tuple[int, ...]:
         return self.split("train").data_shape
+
+    @property
+    def condition_dim(self) -> int:
+        """The width of the condition vectors (``condition_on``); 0 for an unconditional model."""
+        self.setup()
+        return 0 if self.conditions is None else self.conditions.width
 
     def feature_names(self) -> list[str]:
         """Names of the features of vector data, x: (n, features), for plots: ``x0, x1, ...`` by default."""

@@ -8,7 +8,9 @@ each encoding and decoding its own block of slots. This module puts them togethe
 
 Dropped with a warning: constant columns, columns without a value, ID-like columns (every value
 different), free text, and text with more than ``max_categories`` distinct values. ``drop`` drops
-columns silently; the ``target`` column is kept out of the model and becomes the labels ``y``.
+columns silently; the ``target`` column is kept out of the model and becomes the labels ``y``; the
+``condition`` columns (``model.condition`` of a conditional VAE) are kept out of the modelled columns and
+become the condition's codes: their categories, or deciles of a numeric column.
 
 Model space, for n rows: ``x`` (n, width), the slots of every modelled column side by side in file
 order, and ``mask`` (n, width), False in every slot of a missing cell or of an unknown category. Such
@@ -33,6 +35,7 @@ import pyarrow.compute as pc
 
 from vae_lab.data.cell_values import TEXT, infer_format
 from vae_lab.data.column_kinds import KINDS, Column, NumericColumn
+from vae_lab.data.conditions import ConditionVariable, Conditions
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES
 from vae_lab.data.kind_inference import infer_column, target_bins
 from vae_lab.errors import ConfigError, DataError
@@ -53,6 +56,7 @@ class SchemaOptions:
     datetime: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     target: str | None = None
+    condition: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     quantile: list[str] = field(default_factory=list)
     skewed: str | None = "quantile"
@@ -68,7 +72,7 @@ class SchemaOptions:
     standardize: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("categorical", "numeric", "point_mass", "datetime", "drop", "log", "quantile", "na_values"):
+        for name in ("categorical", "numeric", "point_mass", "datetime", "drop", "log", "quantile", "na_values", "condition"):
             setattr(self, name, [str(value) for value in getattr(self, name) or []])
         self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
         for name in ("standardize", "clip"):
@@ -81,7 +85,8 @@ class SchemaOptions:
         if not 0 < self.point_mass_share <= 1:
             raise ConfigError(f"data.point_mass_share must be a share in (0, 1], got {self.point_mass_share}")
         roles = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.point_mass": self.point_mass,
-                 "data.drop": self.drop, "data.target": [self.target] if self.target is not None else []}  # fmt: skip
+                 "data.drop": self.drop, "data.target": [self.target] if self.target is not None else [],
+                 "model.condition": [name for name in self.condition if name != self.target]}  # fmt: skip
         owner: dict[str, str] = {}
         for role, names in roles.items():
             for name in names:
@@ -98,7 +103,7 @@ class SchemaOptions:
         """Every column named in the options must be in the file."""
         listed = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.point_mass": self.point_mass,
                   "data.datetime": self.datetime, "data.drop": self.drop, "data.log": self.log, "data.quantile": self.quantile,
-                  "data.target": [self.target] if self.target is not None else []}  # fmt: skip
+                  "data.target": [self.target] if self.target is not None else [], "model.condition": self.condition}  # fmt: skip
         for role, wanted in listed.items():
             unknown = [name for name in wanted if name not in names]
             if unknown:
@@ -110,25 +115,28 @@ class EncodedTable:
     """A table in model space.
 
     x: (n, width) float; mask: (n, width) bool, None when every cell is observed and known;
-    y: (n,) int64 target labels (-1: none); missing: (n, columns) bool, True where the file's cell is missing.
+    y: (n,) int64 target labels (-1: none); missing: (n, columns) bool, True where the file's cell is missing;
+    condition_codes: (n, condition columns) int64 codes of the condition columns (-1: missing or unknown).
     """
 
     x: np.ndarray
     mask: np.ndarray | None
     y: np.ndarray
     missing: np.ndarray
+    condition_codes: np.ndarray
 
 
 class TableSchema:
     """The modelled columns (file order), the dropped ones with their reasons, the target (with the
-    bins that label a numeric one), and the missing-value markers."""
+    bins that label a numeric one), the condition columns (with their bins), and the missing-value markers."""
 
     def __init__(self, columns: list[Column], dropped: dict[str, str], target: Column | None, na_values: list[str],
-                 bins: list[float] | None = None) -> None:  # fmt: skip
+                 bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None) -> None:  # fmt: skip
         self.columns = columns
         self.dropped = dropped
         self.target = target
         self.bins = list(bins or [])
+        self.condition_columns = list(condition_columns or [])
         self.na_values = list(na_values)
         self.starts = np.cumsum([0] + [column.width for column in columns])[:-1].tolist()
 
@@ -182,19 +190,39 @@ class TableSchema:
         mask = None
         if unscored.any():
             mask = np.repeat(~unscored, [column.width for column in self.columns], axis=1)
-        return EncodedTable(x, mask, self.labels(table, source), missing)
+        condition_codes = np.stack([self.codes(column, bins, table, source) for column, bins in self.condition_columns], axis=1) \
+            if self.condition_columns else np.zeros((n, 0), dtype=np.int64)  # fmt: skip
+        return EncodedTable(x, mask, self.labels(table, source), missing, condition_codes)
 
     def labels(self, table: pa.Table, source: str) -> np.ndarray:
         """The target column as int64 labels: category indices or deciles; -1 where missing, unknown or without a target."""
         if self.target is None or self.target.name not in table.column_names:
             return np.full(table.num_rows, -1, dtype=np.int64)
-        target = self.target
-        text = table.column(target.name)
+        return self.codes(self.target, self.bins, table, source)
+
+    def codes(self, column: Column, bins: list[float], table: pa.Table, source: str) -> np.ndarray:
+        """A held-out column (target, condition) as int64 codes: category indices, or the bin of a number; -1 where missing or unknown."""
+        if column.name not in table.column_names:
+            raise DataError(f"{source} lacks the column '{column.name}' that the model is conditioned on")
+        text = table.column(column.name)
         missing = is_missing(text, self.na_values)
-        values = target.format.parse(target.name, text, missing, source)
-        if isinstance(target, NumericColumn):
-            return np.where(missing, -1, np.searchsorted(self.bins[1:-1], values.astype(np.float64), side="right")).astype(np.int64)
-        return target.codes(values, missing).astype(np.int64)
+        values = column.format.parse(column.name, text, missing, source)
+        if isinstance(column, NumericColumn):
+            return np.where(missing, -1, np.searchsorted(bins[1:-1], values.astype(np.float64), side="right")).astype(np.int64)
+        return column.codes(values, missing).astype(np.int64)
+
+    def conditions(self) -> Conditions | None:
+        """The condition variables of a conditional VAE: each condition column's categories, or its bins; None without any."""
+        if not self.condition_columns:
+            return None
+        variables = []
+        for column, bins in self.condition_columns:
+            if isinstance(column, NumericColumn):
+                labels = [f"[{low:g}, {high:g}{']' if i == len(bins) - 2 else ')'}" for i, (low, high) in enumerate(zip(bins[:-1], bins[1:]))]
+                variables.append(ConditionVariable(column.name, labels, list(bins)))
+            else:
+                variables.append(ConditionVariable(column.name, [str(value) for value in column.categories]))  # type: ignore[attr-defined]
+        return Conditions(variables)
 
     # -- model space -> values -----------------------------------------------------------
 
@@ -247,6 +275,7 @@ class TableSchema:
             "target": None if self.target is None else self.target.state_dict(),
             "bins": list(self.bins),
             "na_values": list(self.na_values),
+            "conditions": [{"column": column.state_dict(), "bins": list(bins)} for column, bins in self.condition_columns],
         }
 
     @classmethod
@@ -255,6 +284,7 @@ class TableSchema:
         return cls(
             [Column.from_state_dict(c) for c in state["columns"]], dict(state["dropped"]),
             None if target is None else Column.from_state_dict(target), state["na_values"], state.get("bins"),
+            [(Column.from_state_dict(c["column"]), c["bins"]) for c in state.get("conditions", [])],
         )  # fmt: skip
 
 
@@ -273,6 +303,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
     train_rows = np.sort(train_rows)
     train_index = pa.array(train_rows)
     columns, dropped, target, bins = [], {}, None, []
+    condition_columns = []
     for name in table.column_names:
         if name in options.drop:
             dropped[name] = "listed in data.drop"
@@ -282,14 +313,14 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         train_missing = missing[train_rows]
         if missing.all() or train_missing.all():
             reason = "empty (every cell is missing)" if missing.all() else "no value in the training rows"
-            if name in (*options.categorical, *options.numeric, *options.point_mass, *options.datetime, options.target):
+            if name in (*options.categorical, *options.numeric, *options.point_mass, *options.datetime, options.target, *options.condition):
                 raise DataError(f"column '{name}' of {source} is {reason}, but the config names it; remove it from the data options")
             dropped[name] = reason
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
             continue
         format = infer_format(
             name, text, missing, source, numeric_required=name in options.numeric or name in options.point_mass,
-            text_allowed=name in options.categorical or name == options.target, datetime_declared=name in options.datetime,
+            text_allowed=name in options.categorical or name == options.target or name in options.condition, datetime_declared=name in options.datetime,
             datetime_format=options.datetime_format if name in options.datetime else None,
             thousands=options.thousands, decimal=options.decimal, delimiter=delimiter,
         )  # fmt: skip
@@ -297,18 +328,26 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         values = format.parse(name, train_text, train_missing, source)
         observed = values.filter(pa.array(~train_missing)) if format.type == TEXT else values[~train_missing]
         column, reason = infer_column(name, format, observed, options)
+        if column is None and name in options.condition:
+            raise DataError(f"model.condition names '{name}' of {source}, which cannot be a condition: {reason}")
         if column is None:
             dropped[name] = reason
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
-        elif name == options.target:
-            target = column
-            bins = target_bins(observed, TARGET_BINS) if isinstance(column, NumericColumn) else []
+        elif name in options.condition or name == options.target:
+            if name in options.condition:
+                edges = sorted(set(target_bins(observed, TARGET_BINS))) if isinstance(column, NumericColumn) else []
+                condition_columns.append((column, edges))
+            if name == options.target:
+                target = column
+                bins = target_bins(observed, TARGET_BINS) if isinstance(column, NumericColumn) else []
         else:
             columns.append(column)
     if not columns:
         reasons = "; ".join(f"'{name}': {reason}" for name, reason in dropped.items()) or "the only column is the target"
         raise DataError(f"{source} has no column left to model ({reasons}); keep columns with data.categorical=[...] or data.numeric=[...]")
-    schema = TableSchema(columns, dropped, target, na_values, bins)
+    order = {name: i for i, name in enumerate(options.condition)}  # the condition's slots in the order model.condition names them
+    condition_columns.sort(key=lambda pair: order[pair[0].name])
+    schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns)
     log.info("%s: %d modelled columns (%s)%s", source, len(columns), schema.describe(), f", target {target.name}" if target else "")
     return schema
 

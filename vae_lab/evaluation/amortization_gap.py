@@ -31,7 +31,8 @@ class FreePosterior(nn.Module):
         self.mean = nn.Parameter(mean.detach().clone())
         self.log_var = nn.Parameter(log_var.detach().clone())
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The free parameters: each example's q, given its condition when the VAE is conditional."""
         if len(x) != len(self.mean):
             raise ValueError(f"this posterior holds {len(self.mean)} examples, got a batch of {len(x)}")
         return self.mean, self.log_var
@@ -58,6 +59,7 @@ def refine_posterior(
     mc_samples: int = 1,
     seed: int = 0,
     mask: torch.Tensor | None = None,
+    condition: torch.Tensor | None = None,
 ) -> VAE:
     """A VAE sharing `vae`'s decoder, likelihood and prior whose encoder is the refined q for this batch.
 
@@ -66,7 +68,7 @@ def refine_posterior(
     the gradient of its own ELBO, so this is `batch` independent optimizations.
     """
     with torch.no_grad():
-        mean, log_var = vae.encoder(x)
+        mean, log_var = vae.encoder(x) if condition is None else vae.encoder(x, condition)
     refined = VAE(FreePosterior(mean, log_var), vae.decoder, vae.likelihood, vae.prior)
     optimizer = torch.optim.Adam(refined.encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))  # small last steps: less noise
@@ -75,7 +77,7 @@ def refine_posterior(
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
             draws = noise[step * mc_samples : (step + 1) * mc_samples]
-            elbo = torch.stack([refined.elbo_terms(x, mask, eps).elbo for eps in draws]).mean(0)
+            elbo = torch.stack([refined.elbo_terms(x, mask, eps, condition).elbo for eps in draws]).mean(0)
             (-elbo.sum()).backward()
             optimizer.step()
             schedule.step()

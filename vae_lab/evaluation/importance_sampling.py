@@ -21,11 +21,13 @@ def importance_sampled_log_likelihood(
     chunk_size: int,
     mask: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
+    condition: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """log (1/K) sum_k w_k with K = num_samples: x (batch, *data_shape) -> (batch,) nats.
 
     chunk_size: how many of the K samples are decoded at once (at most chunk_size * batch decodes).
     noise: (num_samples, batch, latent_dim) standard normal draws (fresh ones if None).
+    condition: (batch, condition_dim) for a conditional VAE: the estimate of log p(x|c).
     """
     if num_samples < 1 or chunk_size < 1:
         raise ValueError(f"num_samples and chunk_size must be >= 1, got {num_samples} and {chunk_size}")
@@ -33,6 +35,6 @@ def importance_sampled_log_likelihood(
     for start in range(0, num_samples, chunk_size):
         size = min(chunk_size, num_samples - start)
         chunk_noise = None if noise is None else noise[start : start + size]
-        log_w = vae.log_importance_weights(x, size, mask, chunk_noise)  # (size, batch)
+        log_w = vae.log_importance_weights(x, size, mask, chunk_noise, condition=condition)  # (size, batch)
         chunk_sums.append(torch.logsumexp(log_w, dim=0))
     return torch.logsumexp(torch.stack(chunk_sums), dim=0) - math.log(num_samples)

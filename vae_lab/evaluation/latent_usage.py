@@ -31,15 +31,17 @@ class LatentUsage:
 
 
 @torch.no_grad()
-def latent_usage(vae: VAE, batches: Iterable[torch.Tensor], threshold: float = 0.01) -> LatentUsage:
-    """Latent usage over every x in `batches` (each (batch, *data_shape), on the VAE's device).
+def latent_usage(vae: VAE, batches: Iterable[torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]], threshold: float = 0.01) -> LatentUsage:
+    """Latent usage over every x in `batches`: each x (batch, *data_shape), or a pair (x, condition) for a
+    conditional VAE, on the VAE's device. KL per dimension is to N(0, 1), whatever the prior.
 
     Accumulates in float64, so the result does not depend on how the data is batched.
     """
     count = 0
     kl_sum = mean_sum = mean_square_sum = None
-    for x in batches:
-        q = vae.inference(x)
+    for batch in batches:
+        x, condition = batch if isinstance(batch, tuple) else (batch, None)
+        q = vae.inference(x, condition)
         kl = kl_to_standard_normal(q).double().sum(0)
         mean = q.loc.double()
         if kl_sum is None:

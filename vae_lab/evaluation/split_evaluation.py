@@ -85,6 +85,7 @@ class SplitEvaluation:
     approximation_gap: float | None
     refine: dict[str, Any]
     fidelity: dict[str, Any] = field(default_factory=dict)
+    fidelity_per_condition: dict[str, Any] = field(default_factory=dict)  # conditional VAEs: see the data module's
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # this process's CPU time in each phase (all threads)
 
@@ -141,12 +142,14 @@ def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, setting
     with _timed(seconds, cpu_seconds, "log_likelihood"):
         log_likelihood = log_likelihood_per_example(vae, data, settings, device)
     with _timed(seconds, cpu_seconds, "latent_usage"), torch.inference_mode():
-        batches = (x.to(device) for x in data.x_batches(decodes_per_pass(vae, device, settings.memory_budget_mb)))
+        batches = ((rows.x.to(device), _to(device, rows.condition)[0]) for _, rows in data.batches(decodes_per_pass(vae, device, settings.memory_budget_mb)))
         usage = latent_usage(vae, batches, settings.active_unit_threshold)
     with _timed(seconds, cpu_seconds, "refine"):
         refined = _refine(vae, data, settings, device, elbo, log_likelihood)
     with _timed(seconds, cpu_seconds, "fidelity"):
         fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
+    with _timed(seconds, cpu_seconds, "fidelity_per_condition"):
+        fidelity_per_condition = _fidelity_per_condition(vae, datamodule, split, settings, device)
 
     return SplitEvaluation(
         split=split,
@@ -164,6 +167,7 @@ def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, setting
         approximation_gap=refined.get("approximation_gap"),
         refine={key: value for key, value in refined.items() if not key.endswith("_gap")},
         fidelity=fidelity,
+        fidelity_per_condition=fidelity_per_condition,
         seconds=seconds,
         cpu_seconds=cpu_seconds,
     )
@@ -178,11 +182,9 @@ def _timed(seconds: dict[str, float], cpu_seconds: dict[str, float], name: str) 
 
 
 def _batches(data: Split, size: int):
-    """(index, x, mask) over `data` in order, `size` rows at a time, on the CPU."""
-    for start in range(0, len(data), size):
-        index = torch.arange(start, min(start + size, len(data)))
-        rows = data.rows(index)
-        yield index, rows.x, rows.mask
+    """(index, x, mask, condition) over `data` in order, `size` rows at a time, on the CPU."""
+    for index, rows in data.batches(size):
+        yield index, rows.x, rows.mask, rows.condition
 
 
 def _to(device: torch.device, *tensors: torch.Tensor | None):
@@ -194,17 +196,19 @@ def elbo_per_example(vae: VAE, data: Split, settings: EvalSettings, device: torc
     """Per-example ELBO, recon_loss and kl (n,) in float64, averaged over `elbo_samples` draws."""
     device = torch.device(device)
     elbo, recon_loss, kl = (torch.empty(len(data), dtype=torch.float64) for _ in range(3))
-    for index, x, mask in _batches(data, decodes_per_pass(vae, device, settings.memory_budget_mb)):
-        elbo[index], recon_loss[index], kl[index] = _elbo_terms_of_batch(vae, index, x, mask, settings, device)
+    for index, x, mask, condition in _batches(data, decodes_per_pass(vae, device, settings.memory_budget_mb)):
+        elbo[index], recon_loss[index], kl[index] = _elbo_terms_of_batch(vae, index, x, mask, condition, settings, device)
     return elbo, recon_loss, kl
 
 
 @torch.inference_mode()
-def _elbo_terms_of_batch(vae: VAE, index: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None, settings: EvalSettings, device: torch.device):
+def _elbo_terms_of_batch(
+    vae: VAE, index: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None, condition: torch.Tensor | None, settings: EvalSettings, device: torch.device
+):
     """ELBO, recon_loss and kl of one batch (batch,) in float64 on the CPU; `index` keys each example's draws."""
-    x, mask = _to(device, x, mask)
+    x, mask, condition = _to(device, x, mask, condition)
     noise = example_noise(index, settings.elbo_samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
-    terms = [vae.elbo_terms(x, mask, eps) for eps in noise]
+    terms = [vae.elbo_terms(x, mask, eps, condition) for eps in noise]
     recon_loss = torch.stack([t.recon_loss for t in terms]).double().mean(0).cpu()
     kl = torch.stack([t.kl for t in terms]).double().mean(0).cpu()
     return -(recon_loss + kl), recon_loss, kl
@@ -219,10 +223,10 @@ def log_likelihood_per_example(vae: VAE, data: Split, settings: EvalSettings, de
     log.info("log-likelihood: K=%d importance samples, %d examples x %d samples per pass", samples, batch_size, chunk_size)
     result = torch.empty(len(data), dtype=torch.float64)
     last_report = time.perf_counter()
-    for index, x, mask in _batches(data, batch_size):
-        x, mask = _to(device, x, mask)
+    for index, x, mask, condition in _batches(data, batch_size):
+        x, mask, condition = _to(device, x, mask, condition)
         noise = example_noise(index, samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
-        result[index] = importance_sampled_log_likelihood(vae, x, samples, chunk_size, mask, noise).double().cpu()
+        result[index] = importance_sampled_log_likelihood(vae, x, samples, chunk_size, mask, noise, condition).double().cpu()
         if time.perf_counter() - last_report > PROGRESS_EVERY_S:
             last_report = time.perf_counter()
             log.info("log-likelihood: %d/%d examples", index[-1].item() + 1, len(data))
@@ -238,10 +242,12 @@ def _refine(vae: VAE, data: Split, settings: EvalSettings, device: torch.device,
     refined_elbo = torch.empty(count, dtype=torch.float64)
     batch_size = max(1, decodes_per_pass(vae, device, settings.memory_budget_mb, with_gradients=True) // settings.refine_mc_samples)
     subset = data.rows(torch.arange(count))
-    for index, x, mask in _batches(subset, batch_size):
-        device_x, device_mask = _to(device, x, mask)
-        refined = refine_posterior(vae, device_x, index, settings.refine_steps, settings.refine_lr, settings.refine_mc_samples, settings.seed, device_mask)
-        refined_elbo[index] = _elbo_terms_of_batch(refined, index, x, mask, settings, device)[0]
+    for index, x, mask, condition in _batches(subset, batch_size):
+        device_x, device_mask, device_condition = _to(device, x, mask, condition)
+        refined = refine_posterior(
+            vae, device_x, index, settings.refine_steps, settings.refine_lr, settings.refine_mc_samples, settings.seed, device_mask, device_condition
+        )
+        refined_elbo[index] = _elbo_terms_of_batch(refined, index, x, mask, condition, settings, device)[0]
     amortized, likelihood = elbo[:count], log_likelihood[:count]
     return described | {
         "amortization_gap": (refined_elbo - amortized).mean().item(),
@@ -253,12 +259,29 @@ def _refine(vae: VAE, data: Split, settings: EvalSettings, device: torch.device,
 
 
 def _fidelity(vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
-    """The data module's comparison of `count` draws x ~ p(x|z), z ~ p(z) with the real split."""
+    """The data module's comparison of `count` draws x ~ p(x|z, c), z ~ p(z|c) with the real split; a conditional
+    VAE draws its conditions c from the training rows (``draw_conditions``)."""
     if count == 0:
         return {}
+    return datamodule.sample_fidelity(draw_samples(vae, count, datamodule.draw_conditions(count, settings.seed), "sample", settings, device), split)
+
+
+def _fidelity_per_condition(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
+    """The data module's fidelity of samples given each value of the condition (``fidelity_given``), for a conditional VAE."""
+    if datamodule.conditions is None or settings.fidelity_samples == 0:
+        return {}
+    mode = datamodule.default_sample_mode  # images: E[x|z, c], as a classifier sees real images; tables: draws
+    return datamodule.fidelity_given(lambda condition: draw_samples(vae, len(condition), condition, mode, settings, device), split, settings.fidelity_samples)
+
+
+def draw_samples(vae: VAE, count: int, condition: torch.Tensor | None, mode: str, settings: EvalSettings, device: torch.device) -> torch.Tensor:
+    """`count` samples of p(x|z, c), z ~ p(z|c) (condition (count, width), or None), on the CPU, seeded with
+    ``settings.seed``: draws (`mode` ``sample``) or means (``mean``)."""
     devices = [device] if device.type == "cuda" else []
+    batch_size = decodes_per_pass(vae, device, settings.memory_budget_mb)
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(settings.seed)
-        batch_size = decodes_per_pass(vae, device, settings.memory_budget_mb)
-        samples = torch.cat([vae.sample(min(batch_size, count - start), "sample").cpu() for start in range(0, count, batch_size)])
-    return datamodule.sample_fidelity(samples, split)
+        return torch.cat([
+            vae.sample(min(batch_size, count - start), mode, None if condition is None else condition[start : start + batch_size]).cpu()
+            for start in range(0, count, batch_size)
+        ])  # fmt: skip

@@ -46,6 +46,21 @@ def mlp(in_features: int, hidden_sizes: Sequence[int], activation: str, dropout:
     return nn.Sequential(*layers), width
 
 
+def with_condition(features: torch.Tensor, condition: torch.Tensor | None, condition_dim: int, who: str) -> torch.Tensor:
+    """features (batch, f) followed by the condition (batch, condition_dim): (batch, f + condition_dim).
+
+    A network built without conditions (condition_dim 0) takes none; one built with them needs one.
+    """
+    if condition_dim == 0:
+        if condition is not None:
+            raise ValueError(f"{who} was built without conditions, but got a condition of shape {tuple(condition.shape)}")
+        return features
+    if condition is None or condition.shape[-1] != condition_dim:
+        got = "none" if condition is None else f"shape {tuple(condition.shape)}"
+        raise ValueError(f"{who} is conditional: it needs a condition of shape (batch, {condition_dim}), got {got}")
+    return torch.cat([features, condition.to(features.dtype)], dim=-1)
+
+
 def bounded_log_var(raw: torch.Tensor) -> torch.Tensor:
     """Map an unconstrained network output to a log-variance in (-LOG_VAR_BOUND, LOG_VAR_BOUND)."""
     return LOG_VAR_BOUND * torch.tanh(raw / LOG_VAR_BOUND)

@@ -56,7 +56,8 @@ class CollapseMonitor(Callback):
         if trainer.sanity_checking:
             return
         val = trainer.datamodule.split("val")
-        batches = (chunk.to(module.device) for chunk in val.x_batches(trainer.datamodule.eval_batch_size))
+        moved = (rows.to(module.device) for _, rows in val.batches(trainer.datamodule.eval_batch_size))
+        batches = ((rows.x, rows.condition) for rows in moved)
         usage = latent_usage(module.vae, batches, self.active_threshold)  # type: ignore[arg-type]  # a VAE, typed by nn.Module as Tensor | Module
         metrics = {"val/active_units": float(usage.active_units)}
         if self.log_kl_per_dim:

@@ -43,10 +43,10 @@ def column_reconstruction_loss(module: L.LightningModule, split, batch_size: int
     for start in range(0, len(split), batch_size):
         index = torch.arange(start, min(start + batch_size, len(split)))
         rows = split.rows(index)
-        x = rows.x.to(module.device)
-        q = vae.inference(x)
+        x, condition = rows.x.to(module.device), None if rows.condition is None else rows.condition.to(module.device)
+        q = vae.inference(x, condition)
         z = q.loc + q.scale * module.eval_noise(index).to(device=module.device, dtype=x.dtype)
-        per_column = vae.likelihood.column_log_prob(x, vae.generative(z))
+        per_column = vae.likelihood.column_log_prob(x, vae.generative(z, condition))
         if rows.mask is not None:
             per_column = per_column * vae.likelihood.observed_columns(rows.mask.to(module.device))
         total -= per_column.double().sum(dim=0).cpu()

@@ -101,21 +101,21 @@ class VAEModule(L.LightningModule):
         return self.recon_weight * terms.recon_loss.mean() + kl_weight * kl
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x, mask = batch["x"], batch.get("mask")
+        x, mask, condition = batch["x"], batch.get("mask"), batch.get("condition")
         epoch = self.current_epoch + batch_idx / self.trainer.num_training_batches
         kl_weight = self.kl_schedule(self.global_step, epoch)
         if self.objective == "iwae":
             terms = None
-            loss = -self.vae.iwae_bound(x, self.iwae_k, mask, kl_weight=kl_weight).mean()
+            loss = -self.vae.iwae_bound(x, self.iwae_k, mask, kl_weight=kl_weight, condition=condition).mean()
         else:
-            terms = self.vae.elbo_terms(x, mask)
+            terms = self.vae.elbo_terms(x, mask, condition=condition)
             loss = self.training_loss(terms, kl_weight)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"the training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, batch {batch_idx})")
         if self._logs_this_step():
             if terms is None:  # the IWAE step has no ELBO terms: one extra pass on the logged steps only
                 with torch.no_grad():
-                    terms = self.vae.elbo_terms(x, mask)
+                    terms = self.vae.elbo_terms(x, mask, condition=condition)
             summaries = {"loss": loss, "elbo": terms.elbo.mean(), "recon_loss": terms.recon_loss.mean(), "kl": terms.kl.mean()}
             self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": kl_weight}, on_step=True, on_epoch=False)
         return loss
@@ -152,13 +152,14 @@ class VAEModule(L.LightningModule):
         self._evaluate(batch, "test")
 
     def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        condition = batch.get("condition")
         noise = self.eval_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
-        terms = self.vae.elbo_terms(batch["x"], batch.get("mask"), noise)
+        terms = self.vae.elbo_terms(batch["x"], batch.get("mask"), noise, condition)
         per_example = {"loss": self.loss(terms), "elbo": terms.elbo, "recon_loss": terms.recon_loss, "kl": terms.kl}
         if self.objective == "iwae":
             iwae_noise = self.eval_iwae_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
             iwae_noise = iwae_noise.view(len(noise), self.iwae_k, -1).transpose(0, 1)  # (K, batch, latent_dim)
-            bound = self.vae.iwae_bound(batch["x"], self.iwae_k, batch.get("mask"), iwae_noise, kl_weight=self.beta)
+            bound = self.vae.iwae_bound(batch["x"], self.iwae_k, batch.get("mask"), iwae_noise, kl_weight=self.beta, condition=condition)
             per_example |= {"iwae_bound": bound, "loss": -bound}
         for term, values in per_example.items():
             metric = self.eval_metrics[stage][term]

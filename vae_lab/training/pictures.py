@@ -5,7 +5,8 @@ ends, writes ``<dirpath>/<name>_epoch<NNN>.png`` and logs each to W&B (``picture
 that cannot show images (CSV) are left alone. Pictures that do not fit the data are skipped: image
 grids need image data (a 3-D ``data_shape``), histograms vector data. Drawn on rank 0 only, from the
 first examples of the validation split and fixed prior draws (seeded; training's random numbers
-are left untouched), so successive pictures compare.
+are left untouched), so successive pictures compare. A conditional VAE reconstructs each example given
+its own condition and decodes prior draws given conditions drawn from the training rows (seeded).
 """
 
 import logging
@@ -17,7 +18,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
 from vae_lab.config_schema import AtLeastOne, AtLeastTwo, NonNegativeInt, Positive
-from vae_lab.data.in_memory import InMemoryDataModule
+from vae_lab.data.in_memory import InMemoryDataModule, Split
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.latent_usage import latent_usage
 from vae_lab.models.vae import VAE
@@ -117,43 +118,50 @@ class Pictures(Callback):
         module.train(was_training)
         return paths
 
-    def examples(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> torch.Tensor:
-        """The first `count` validation inputs, on the model's device."""
-        return datamodule.split("val").rows(slice(0, count)).x.to(next(vae.parameters()).device)
+    def examples(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> Split:
+        """The first `count` validation rows, on the model's device."""
+        return datamodule.split("val").rows(slice(0, count)).to(next(vae.parameters()).device)
 
-    def prior_draws(self, vae: VAE, count: int) -> torch.Tensor:
-        """The same `count` draws z ~ N(0, I) every time (seeded), on the model's device."""
+    def prior_draws(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same `count` draws z ~ N(0, I) every time (seeded), and conditions to decode them with (None
+        for an unconditional VAE; a conditional prior's own draws are left out so the codes stay fixed), on the model's device."""
+        device = next(vae.parameters()).device
         z = torch.randn(count, vae.latent_dim, generator=torch.Generator().manual_seed(self.seed))
-        return z.to(next(vae.parameters()).device)
+        condition = datamodule.draw_conditions(count, self.seed)
+        return z.to(device), None if condition is None else condition.to(device)
 
     def draw_reconstructions(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
-        return reconstruction_grid(vae, self.examples(vae, datamodule, self.num_examples), per_row=8)
+        rows = self.examples(vae, datamodule, self.num_examples)
+        return reconstruction_grid(vae, rows.x, per_row=8, condition=rows.condition)
 
     def draw_samples(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
-        return prior_sample_grid(vae, self.prior_draws(vae, self.num_examples), per_row=8)
+        z, condition = self.prior_draws(vae, datamodule, self.num_examples)
+        return prior_sample_grid(vae, z, per_row=8, condition=condition)
 
     def draw_traversal(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
         """Rows: the latent dimensions with the most KL first (at most 10), so used ones lead."""
-        x = self.examples(vae, datamodule, self.max_points)
-        kl_per_dim = torch.tensor(latent_usage(vae, x.split(1000)).kl_per_dim)
+        rows = self.examples(vae, datamodule, self.max_points)
+        kl_per_dim = torch.tensor(latent_usage(vae, ((rows.x, rows.condition),)).kl_per_dim)
         dims = kl_per_dim.argsort(descending=True)[:MAX_TRAVERSED_DIMS].tolist()
-        return traversal_grid(vae, x[:1], dims, self.span, self.steps)
+        first = rows.rows(slice(0, 1))
+        return traversal_grid(vae, first.x, dims, self.span, self.steps, first.condition)
 
     def draw_interpolation(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
         """Rows: pairs of consecutive validation inputs (0 to 1, 2 to 3, ...)."""
-        x = self.examples(vae, datamodule, self.num_examples // 2 * 2)
-        return interpolation_grid(vae, x[0::2], x[1::2], self.steps)
+        rows = self.examples(vae, datamodule, self.num_examples // 2 * 2)
+        start, end = rows.rows(slice(0, None, 2)), rows.rows(slice(1, None, 2))
+        return interpolation_grid(vae, start.x, end.x, self.steps, start.condition, end.condition)
 
     def draw_latent_space(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
-        val = datamodule.split("val")
-        means = posterior_means(vae, self.examples(vae, datamodule, self.max_points))
+        rows = self.examples(vae, datamodule, self.max_points)
+        means = posterior_means(vae, rows.x, condition=rows.condition)
         points, axis_labels = project(means, self.projection)
-        return latent_panels([(points, val.y[: len(points)], f"posterior means, {len(points)} validation inputs", axis_labels)])
+        return latent_panels([(points, rows.y.cpu(), f"posterior means, {len(points)} validation inputs", axis_labels)])
 
     def draw_histograms(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
         val = datamodule.split("val")
         count = min(len(val), self.max_points)
-        params = vae.generative(self.prior_draws(vae, count))
+        params = vae.generative(*self.prior_draws(vae, datamodule, count))
         samples = vae.likelihood.sample(params).cpu()
         mask = None if val.mask is None else val.mask[:count]
         return feature_histograms(samples.flatten(1), val.rows(slice(0, count)).x.flatten(1), datamodule.feature_names(), mask)

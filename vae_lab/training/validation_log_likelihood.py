@@ -41,11 +41,10 @@ class ValidationLogLikelihood(Callback):
         with torch.inference_mode():
             for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
                 for batch in loader:
-                    for index, x, mask in _passes(batch, examples_per_pass):
-                        x = x.to(module.device)
-                        mask = None if mask is None else mask.to(module.device)
+                    for index, x, mask, condition in _passes(batch, examples_per_pass):
+                        x, mask, condition = (None if t is None else t.to(module.device) for t in (x, mask, condition))
                         noise = example_noise(index, self.num_samples, vae.latent_dim, self.seed).to(x.device, x.dtype)
-                        log_likelihood = importance_sampled_log_likelihood(vae, x, self.num_samples, chunk_size, mask, noise)
+                        log_likelihood = importance_sampled_log_likelihood(vae, x, self.num_samples, chunk_size, mask, noise, condition)
                         total += log_likelihood.double().sum()
                         count += len(index)
         total = trainer.strategy.reduce(total, reduce_op="sum")
@@ -54,8 +53,8 @@ class ValidationLogLikelihood(Callback):
 
 
 def _passes(batch: dict[str, torch.Tensor], size: int):
-    """(index, x, mask) of a validation batch, `size` examples at a time."""
-    mask = batch.get("mask")
+    """(index, x, mask, condition) of a validation batch, `size` examples at a time."""
+    mask, condition = batch.get("mask"), batch.get("condition")
     for start in range(0, len(batch["x"]), size):
         rows = slice(start, start + size)
-        yield batch["index"][rows], batch["x"][rows], None if mask is None else mask[rows]
+        yield batch["index"][rows], batch["x"][rows], None if mask is None else mask[rows], None if condition is None else condition[rows]
