@@ -115,15 +115,12 @@ class Run(CheckpointRun):
             raise ConfigError(f"x has shape {tuple(x.shape)}, but this model takes (n, {', '.join(map(str, self.datamodule.data_shape))})")
         return unlabelled(x)
 
-    @torch.inference_mode()
     def encode(self, x: torch.Tensor | np.ndarray | str, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-        """q(z|x): (mean, log_var), each (n, latent_dim), as ``vae-lab encode`` writes them."""
-        means, log_vars = [], []
-        for batch in self.split_or_tensor(x).x_batches(batch_size):
-            mean, log_var = self.model.encoder(batch.to(self.device))
-            means.append(mean.cpu())
-            log_vars.append(log_var.cpu())
-        return torch.cat(means), torch.cat(log_vars)
+        """q(z|x): (mean, log_var), each (n, latent_dim), as ``vae-lab encode`` writes them (a conditional
+        model: given each row's condition, so `x` is then a split's name)."""
+        from vae_lab.commands.encode import posterior_parameters
+
+        return posterior_parameters(self.model, self.split_or_tensor(x), batch_size, self.device)
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, mode: str = "mean") -> torch.Tensor:
@@ -133,13 +130,21 @@ class Run(CheckpointRun):
         return (self.model.likelihood.mean(params) if mode == "mean" else self.model.likelihood.sample(params)).cpu()
 
     @torch.inference_mode()
-    def sample(self, n: int, mode: str | None = None, seed: int | None = None) -> torch.Tensor:
-        """n draws z ~ p(z), decoded as ``vae-lab sample`` does (mode None: the data's default); (n, *data_shape)."""
+    def sample(self, n: int, mode: str | None = None, seed: int | None = None, condition: dict[str, Any] | None = None) -> torch.Tensor:
+        """n draws z ~ p(z), decoded as ``vae-lab sample`` does (mode None: the data's default); (n, *data_shape).
+        A conditional model samples given `condition` ({"label": 7}, {"weather": "rain"}, or a list of n values
+        per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows."""
+        return self.sample_given(n, mode, seed, condition)[0]
+
+    def sample_given(self, n: int, mode: str | None, seed: int | None, condition: dict[str, Any] | None) -> tuple[torch.Tensor, dict[str, list[str]] | None]:
+        """Samples, and the condition values they were drawn with (None for an unconditional model)."""
+        from vae_lab.commands.sample import asked_conditions, draw
+
         mode = mode or self.datamodule.default_sample_mode
         check_mode(mode)
-        if seed is not None:
-            torch.manual_seed(seed)
-        return self.model.sample(n, mode).cpu()
+        conditions, given = asked_conditions(self.datamodule, condition or {}, None, n, 0 if seed is None else seed)
+        with torch.inference_mode():
+            return draw(self.model, n if conditions is None else len(conditions), mode, conditions, seed), given
 
     def elbo(self, x: torch.Tensor | np.ndarray | str, num_samples: int = 10, seed: int = 0) -> torch.Tensor:
         """The ELBO per example (n,) float64, averaged over `num_samples` draws (``eval.elbo_samples``)."""
@@ -151,20 +156,25 @@ class Run(CheckpointRun):
         settings = EvalSettings(iwae_samples=num_samples, seed=seed)
         return log_likelihood_per_example(self.model.eval(), self.split_or_tensor(x), settings, self.device)
 
-    def sample_table(self, n: int, seed: int | None = None) -> pd.DataFrame:
-        """n synthetic rows in the table's own columns (a model of ``data=csv``), as ``vae-lab sample`` writes them."""
+    def sample_table(self, n: int, seed: int | None = None, condition: dict[str, Any] | None = None) -> pd.DataFrame:
+        """n synthetic rows in the table's own columns (a model of ``data=csv``), as ``vae-lab sample`` writes them
+        (a conditional model: given `condition`, as ``sample``, with the condition columns first)."""
         table = self.table_datamodule("sample_table")
-        return table.to_frame(self.sample(n, "sample", seed))
+        return table.to_frame(*self.sample_given(n, "sample", seed, condition))
 
-    def impute(self, frame: pd.DataFrame, draws: int = 0, iterations: int = 10, seed: int = 0) -> pd.DataFrame:
-        """`frame` with its missing cells filled, as ``vae-lab impute`` fills a CSV (the same code, the same defaults)."""
-        from vae_lab.commands.impute import impute_table
+    def impute(
+        self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, importance_samples: int = 1000
+    ) -> pd.DataFrame:
+        """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
+        as ``vae-lab impute`` fills a CSV (the same code, the same defaults)."""
+        from vae_lab.commands.impute import ImputationSettings, impute_table
 
         table = self.table_datamodule("impute")
+        settings = ImputationSettings(mean_draws, iterations, draws, importance_samples, 1000, seed)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "input.csv"
             frame.to_csv(path, index=False, sep=table.delimiter or ",")
-            return impute_table(table, self.model, path, table.encoding, draws, iterations, 1000, seed, self.device)[0]
+            return impute_table(table, self.model, path, table.encoding, settings, self.device)[0]
 
     def table_datamodule(self, verb: str) -> Any:
         from vae_lab.data.csv_table import CSVDataModule

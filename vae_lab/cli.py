@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     quiet_third_party()
     make_sweeper_plugin_visible()
+    if name == "sample":  # condition.label=7 adds a key to the empty condition node: Hydra spells that +condition.label=7
+        rest = [f"+{arg}" if arg.startswith("condition.") else arg for arg in rest]
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
     try:
         hydra.main(version_base="1.3", config_path="pkg://vae_lab.conf", config_name=name)(run_command)()

@@ -100,6 +100,8 @@ class SampleMode:
 class SampleCommandSettings(FromCheckpointSettings):
     n: AtLeastOne = 64
     sample: SampleMode = field(default_factory=SampleMode)
+    condition: dict[str, Any] = field(default_factory=dict)
+    condition_file: str | None = None
 
 
 @dataclass
@@ -114,8 +116,10 @@ class ImputeCommandSettings:
     ckpt_path: str | None = None
     input: str | None = None
     output: str | None = None
-    draws: NonNegativeInt = 0
+    mean_draws: NonNegativeInt = 0
     iterations: AtLeastOne = 10
+    draws: NonNegativeInt = 0
+    importance_samples: AtLeastOne = 1000
     seed: int = 0
     batch_size: AtLeastOne = 4096
     encoding: str | None = None

@@ -2,12 +2,16 @@
 
 The model and the preprocessing fitted in training come from the checkpoint (the training CSV is
 not needed). Each row is encoded with its missing cells masked and decoded (``models.imputation``: at
-the posterior mean, or averaged over ``draws`` posterior draws; refined ``iterations`` times), and
-only the missing cells of the modelled columns are filled. Every other cell, including dropped and target columns and values never
+the posterior mean, or averaged over ``mean_draws`` posterior draws; refined ``iterations`` times), and
+only the missing cells of the modelled columns are filled. ``draws=M`` (multiple imputation) instead
+writes M completed copies of the table, one after the other with a ``draw`` column (1..M) last, each
+drawn from p(missing | observed) (``multiple_imputations``, ``importance_samples`` draws of z per row).
+A conditional model reads its condition columns from the input. Every other cell, including dropped and target columns and values never
 seen in training (warned about), is written back as the same text. The output appears atomically.
 """
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,9 @@ from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run
 from vae_lab.data.cell_values import FLOAT
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
+from vae_lab.data.table_schema import TableSchema
 from vae_lab.errors import CheckpointError, ConfigError
-from vae_lab.models.imputation import impute
+from vae_lab.models.imputation import impute, multiple_imputations
 from vae_lab.models.vae import VAE
 
 log = logging.getLogger(__name__)
@@ -37,39 +42,73 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     datamodule = run.datamodule
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
-    frame, counts = impute_table(
-        datamodule, run.vae, cfg.input, cfg.encoding or datamodule.encoding, cfg.draws, cfg.iterations, cfg.batch_size, cfg.seed, device
-    )
+    fill = ImputationSettings(cfg.mean_draws, cfg.iterations, cfg.draws, cfg.importance_samples, cfg.batch_size, cfg.seed)
+    frame, counts = impute_table(datamodule, run.vae, cfg.input, cfg.encoding or datamodule.encoding, fill, device)
     write_csv_atomically(frame, cfg.output)
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),
              ", ".join(f"{name} {count}" for name, count in counts.items() if count) or "none", cfg.output)  # fmt: skip
     return {"rows": len(frame), "filled": counts, "output": str(Path(cfg.output))}
 
 
+@dataclass(frozen=True)
+class ImputationSettings:
+    """How to fill (``conf/impute.yaml``): one fill (mean_draws, iterations), or `draws` copies sampled with
+    `importance_samples` draws of z per row; `batch_size` rows at a time; `seed` of every draw."""
+
+    mean_draws: int = 0
+    iterations: int = 10
+    draws: int = 0
+    importance_samples: int = 1000
+    batch_size: int = 4096
+    seed: int = 0
+
+
 def impute_table(
-    datamodule: CSVDataModule, vae: VAE, path: str | Path, encoding: str, draws: int, iterations: int, batch_size: int, seed: int, device: Any
+    datamodule: CSVDataModule, vae: VAE, path: str | Path, encoding: str, settings: ImputationSettings, device: Any
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The table at `path` with its missing cells filled, and the count filled per modelled column."""
+    """The table at `path` with its missing cells filled (or `settings.draws` filled copies, one after the
+    other, with a ``draw`` column), and the count of missing cells per modelled column."""
     schema = datamodule.fitted_schema()
     table = read_csv_text(path, encoding, datamodule.delimiter)
     encoded = schema.transform(table, str(path))
     x = torch.from_numpy(encoded.x)
     mask = torch.ones_like(x, dtype=torch.bool) if encoded.mask is None else torch.from_numpy(encoded.mask)
+    conditions = datamodule.conditions
+    condition = None if conditions is None else conditions.one_hot(torch.from_numpy(encoded.condition_codes))
     vae = vae.to(device)
-    generator = torch.Generator().manual_seed(seed)
-    filled = torch.cat([
-        impute(vae, x[i : i + batch_size].to(device), mask[i : i + batch_size].to(device), draws, iterations, generator).cpu()
-        for i in range(0, len(x), batch_size)
-    ])  # fmt: skip
+    copies = [written_copy(table.to_pandas(), schema, encoded.missing, filled) for filled in filled_rows(vae, x, mask, condition, settings, device)]
+    if settings.draws:
+        copies = [copy.assign(draw=number) for number, copy in enumerate(copies, start=1)]
+    return pd.concat(copies, ignore_index=True), {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
+
+
+def filled_rows(vae: VAE, x: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None, settings: ImputationSettings, device: Any) -> list[torch.Tensor]:
+    """Model rows x (n, width) with unobserved cells filled: [one fill], or `settings.draws` sampled copies."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    batch_size = settings.batch_size if not settings.draws else max(1, min(settings.batch_size, 100_000 // settings.importance_samples))
+    filled = []
+    with torch.random.fork_rng():
+        torch.manual_seed(settings.seed)  # the likelihood's draws
+        for i in range(0, len(x), batch_size):
+            rows, observed = x[i : i + batch_size].to(device), mask[i : i + batch_size].to(device)
+            given = None if condition is None else condition[i : i + batch_size].to(device)
+            if settings.draws:
+                filled.append(multiple_imputations(vae, rows, observed, settings.draws, settings.importance_samples, given, generator).cpu())
+            else:
+                filled.append(impute(vae, rows, observed, settings.mean_draws, settings.iterations, generator, given).cpu()[None])
+    return list(torch.cat(filled, dim=1))
+
+
+def written_copy(frame: pd.DataFrame, schema: TableSchema, missing: np.ndarray, filled: torch.Tensor) -> pd.DataFrame:
+    """`frame` (the input as text) with the missing cells of the modelled columns set from model rows `filled` (n, width)."""
     values = schema.inverse(filled)
-    frame = table.to_pandas()
     for i, column in enumerate(schema.columns):
-        rows = encoded.missing[:, i]
+        rows = missing[:, i]
         if rows.any():
             frame[column.name] = frame[column.name].astype(object)
             plain_float = column.format.type == FLOAT and not column.format.decorated
             frame.loc[rows, column.name] = [cell_text(value, plain_float) for value in values[column.name][rows]]
-    return frame, {column.name: int(encoded.missing[:, i].sum()) for i, column in enumerate(schema.columns)}
+    return frame
 
 
 def cell_text(value: Any, is_float: bool) -> str:

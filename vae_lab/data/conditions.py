@@ -90,9 +90,7 @@ class Conditions:
             raise ConfigError(f"condition.{unknown[0]} is not a condition of this model; it is conditioned on: {', '.join(self.names)}")
         absent = [name for name in self.names if name not in request]
         if absent:
-            raise ConfigError(
-                f"the model is conditioned on {', '.join(self.names)}; give a value for each: missing condition.{absent[0]}=VALUE"
-            )
+            raise ConfigError(f"the model is conditioned on {', '.join(self.names)}; give a value for each: missing condition.{absent[0]}=VALUE")
         codes = torch.empty(count, len(self.variables), dtype=torch.long)
         for i, variable in enumerate(self.variables):
             wanted = request[variable.name]
@@ -103,6 +101,22 @@ class Conditions:
             else:
                 codes[:, i] = variable.code(wanted)
         return self.one_hot(codes)
+
+    def requested(self, request: Mapping[str, Any], count: int) -> tuple[torch.Tensor, dict[str, list[str]]]:
+        """Condition vectors for `request` as ``asked`` takes it, where one variable may be ``all``: `count` rows for
+        each of its values in turn (a grid per class). Returns (condition (rows, width), each variable's values
+        as given, by name)."""
+        request = dict(request)
+        every = [name for name, value in request.items() if str(value) == "all"]
+        if len(every) > 1:
+            raise ConfigError(f"only one condition can be 'all' (a grid of its values); got {', '.join(every)}")
+        if every and every[0] in self.names:
+            variable = self.variables[self.names.index(every[0])]
+            request[every[0]] = [value for value in variable.values for _ in range(count)]
+            count *= len(variable.values)
+        condition = self.asked(request, count)
+        given = {name: [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)] * count for name, value in request.items()}
+        return condition, given
 
     def state_dict(self) -> list[dict[str, Any]]:
         return [asdict(variable) for variable in self.variables]

@@ -160,20 +160,23 @@ class CSVDataModule(InMemoryDataModule):
         self.conditions = schema.conditions()
         self.rows = self.rows or state_dict.get("rows")
 
-    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+    def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
         """Samples x: (n, width) as ``<output>.csv`` (or `output` itself if it ends in .csv) in the original columns.
 
-        The modelled columns only, in file order with their names, integers as integers and
-        categories as their labels; dropped columns and the target are not generated.
+        The modelled columns, in file order with their names, integers as integers and categories as their
+        labels, after the condition columns as `given`; dropped columns and the target are not generated.
         """
         output = Path(output)
         path = output if output.suffix.lower() == ".csv" else output.parent / f"{output.name}.csv"
-        return [write_csv_atomically(self.to_frame(x), path)]
+        return [write_csv_atomically(self.to_frame(x, given), path)]
 
-    def to_frame(self, x: torch.Tensor) -> pd.DataFrame:
-        """Model rows x: (n, width) as a table in the original columns (see ``write_samples``)."""
+    def to_frame(self, x: torch.Tensor, given: dict[str, list[str]] | None = None) -> pd.DataFrame:
+        """Model rows x: (n, width) as a table in the original columns, after the `given` condition columns (see ``write_samples``)."""
         schema = self.fitted_schema()
-        return schema.inverse(schema.clip(x))
+        frame = schema.inverse(schema.clip(x))
+        for position, (name, values) in enumerate((given or {}).items()):
+            frame.insert(position, name, values)
+        return frame
 
     def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
         """Fidelity of samples (n, width) to the real split (``evaluation.tabular_fidelity``), and their

@@ -3,7 +3,8 @@
 A batch is a dict: ``x`` (batch, *data_shape) float, ``y`` (batch,) long label (-1 where there is
 none), ``index`` (batch,) row numbers in the split, ``mask`` (batch, *data_shape) bool where some
 cells are missing, and ``condition`` (batch, condition_width) float for a conditional VAE
-(``condition_on``: one-hot codes of the label, or of a table's condition columns). Rows are gathered with one tensor index per batch (``__getitems__``), so there is
+(``condition_on``: one-hot codes of the label, or of a table's condition columns). Rows are gathered
+with one tensor index per batch (``__getitems__``), so there is
 no per-item Python work and no worker processes to start.
 
 Under DDP the data module shards itself (Trainer ``use_distributed_sampler=False``): training uses a
@@ -26,7 +27,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from vae_lab.config_schema import AtLeastOne
-from vae_lab.data.conditions import ConditionVariable, Conditions, condition_names
+from vae_lab.data.conditions import Conditions, ConditionVariable, condition_names
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
 from vae_lab.errors import ConfigError, DataError
 
@@ -232,9 +233,10 @@ class InMemoryDataModule(L.LightningDataModule):
         """A transform applied to every training batch (e.g. dynamic binarization); None by default."""
         return None
 
-    def write_samples(self, x: torch.Tensor, output: Path) -> list[Path]:
+    def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
         """Write decoded samples x: (n, *data_shape) to files named from `output` (a path without
-        suffix) and return their paths. Default: the tensor as ``<output>.pt``."""
+        suffix) and return their paths; `given`: the conditions they were drawn with, each variable's n values
+        by name (a conditional model). Default: the tensor as ``<output>.pt``."""
         path = Path(f"{output}.pt")
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(x.detach().cpu(), path)

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from vae_lab.data.cell_values import TEXT, infer_format
 from vae_lab.data.column_kinds import KINDS, Column, NumericColumn
-from vae_lab.data.conditions import ConditionVariable, Conditions
+from vae_lab.data.conditions import Conditions, ConditionVariable
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES
 from vae_lab.data.kind_inference import infer_column, target_bins
 from vae_lab.errors import ConfigError, DataError
@@ -221,7 +221,7 @@ class TableSchema:
                 labels = [f"[{low:g}, {high:g}{']' if i == len(bins) - 2 else ')'}" for i, (low, high) in enumerate(zip(bins[:-1], bins[1:]))]
                 variables.append(ConditionVariable(column.name, labels, list(bins)))
             else:
-                variables.append(ConditionVariable(column.name, [str(value) for value in column.categories]))  # type: ignore[attr-defined]
+                variables.append(ConditionVariable(column.name, [str(value) for value in column.categories]))
         return Conditions(variables)
 
     # -- model space -> values -----------------------------------------------------------

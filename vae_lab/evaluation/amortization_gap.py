@@ -68,7 +68,7 @@ def refine_posterior(
     the gradient of its own ELBO, so this is `batch` independent optimizations.
     """
     with torch.no_grad():
-        mean, log_var = vae.encoder(x) if condition is None else vae.encoder(x, condition)
+        mean, log_var = vae.posterior_parameters(x, condition)
     refined = VAE(FreePosterior(mean, log_var), vae.decoder, vae.likelihood, vae.prior)
     optimizer = torch.optim.Adam(refined.encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))  # small last steps: less noise

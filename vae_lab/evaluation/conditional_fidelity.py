@@ -28,9 +28,7 @@ def train_classifier(train: Split, classes: int, seed: int, epochs: int = 3, bat
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(labelled.x[:1].numel(), 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, classes)
-        )
+        classifier = nn.Sequential(nn.Flatten(), nn.Linear(labelled.x[:1].numel(), 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, classes))
     optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
     for _ in range(epochs):
         for index in torch.randperm(len(labelled), generator=generator).split(batch_size):

@@ -36,7 +36,8 @@ def bytes_per_decode(vae: VAE, with_gradients: bool = False) -> int:
     leaves = [m for m in vae.decoder.modules() if not list(m.children()) and not isinstance(m, nn.Identity)]
     hooks = [leaf.register_forward_hook(record) for leaf in leaves]
     try:
-        params = vae.generative(torch.zeros(1, vae.latent_dim, device=device))
+        condition = torch.zeros(1, vae.condition_dim, device=device) if vae.condition_dim else None
+        params = vae.generative(torch.zeros(1, vae.latent_dim, device=device), condition)
     finally:
         for hook in hooks:
             hook.remove()

@@ -57,6 +57,11 @@ class VAE(nn.Module):
     def latent_dim(self) -> int:
         return self.prior.latent_dim  # type: ignore[return-value]  # an int attribute, typed by nn.Module as Tensor | Module
 
+    @property
+    def condition_dim(self) -> int:
+        """The width of the condition vectors of a conditional VAE (its decoder's ``condition_dim``); 0 otherwise."""
+        return int(getattr(self.decoder, "condition_dim", 0))
+
     def compile_math(self) -> "VAE":
         """Compile the ELBO and the importance weights (encoder, decoder, likelihood, prior, KL) with
         torch.compile, in place: parameters and state-dict keys stay as they are, so compiled and eager
@@ -67,9 +72,13 @@ class VAE(nn.Module):
         self.math_compiled = True
         return self
 
+    def posterior_parameters(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's (mean, log_var) of q(z|x, c): x (batch, *data_shape) -> each (batch, latent_dim)."""
+        return self.encoder(x) if condition is None else self.encoder(x, condition)
+
     def inference(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> Normal:
         """q(z|x, c) = N(mean, diag(exp(log_var))): x (batch, *data_shape) -> batch shape (batch, latent_dim)."""
-        mean, log_var = self.encoder(x) if condition is None else self.encoder(x, condition)
+        mean, log_var = self.posterior_parameters(x, condition)
         return Normal(mean, torch.exp(0.5 * log_var), validate_args=False)
 
     def generative(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
@@ -113,7 +122,8 @@ class VAE(nn.Module):
             noise = torch.randn(num_samples, *q.loc.shape, device=q.loc.device, dtype=q.loc.dtype)
         z = q.loc + q.scale * noise  # (num_samples, batch, latent_dim), reparameterized
         params = self.generative(z.flatten(0, 1), repeated(condition, num_samples))
-        log_px_given_z = self.likelihood.log_prob(repeated(x, num_samples), params, repeated(mask, num_samples)).view(num_samples, -1)
+        repeated_x = x.expand(num_samples, *x.shape).flatten(0, 1)
+        log_px_given_z = self.likelihood.log_prob(repeated_x, params, repeated(mask, num_samples)).view(num_samples, -1)
         return log_px_given_z + kl_weight * (self.prior.log_prob(z, condition) - q.log_prob(z).sum(dim=-1))
 
     def iwae_bound(

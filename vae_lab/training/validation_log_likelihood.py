@@ -42,7 +42,8 @@ class ValidationLogLikelihood(Callback):
             for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
                 for batch in loader:
                     for index, x, mask, condition in _passes(batch, examples_per_pass):
-                        x, mask, condition = (None if t is None else t.to(module.device) for t in (x, mask, condition))
+                        x = x.to(module.device)
+                        mask, condition = (None if t is None else t.to(module.device) for t in (mask, condition))
                         noise = example_noise(index, self.num_samples, vae.latent_dim, self.seed).to(x.device, x.dtype)
                         log_likelihood = importance_sampled_log_likelihood(vae, x, self.num_samples, chunk_size, mask, noise, condition)
                         total += log_likelihood.double().sum()

@@ -42,9 +42,7 @@ def prior_sample_grid(vae: VAE, z: torch.Tensor, per_row: int = 8, condition: to
     return grid_to_image(decode(vae, z, condition), per_row)
 
 
-def traversal_grid(
-    vae: VAE, x: torch.Tensor, dims: list[int], span: float = 3.0, steps: int = 9, condition: torch.Tensor | None = None
-) -> torch.Tensor:
+def traversal_grid(vae: VAE, x: torch.Tensor, dims: list[int], span: float = 3.0, steps: int = 9, condition: torch.Tensor | None = None) -> torch.Tensor:
     """One row per latent dimension in `dims`: the code of the single input x (1, *data_shape), with that
     dimension set to `steps` values from -span to span (in prior standard deviations).
     """
