@@ -162,15 +162,13 @@ class Run(CheckpointRun):
         table = self.table_datamodule("sample_table")
         return table.to_frame(*self.sample_given(n, "sample", seed, condition))
 
-    def impute(
-        self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, importance_samples: int = 1000
-    ) -> pd.DataFrame:
+    def impute(self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, steps: int = 100) -> pd.DataFrame:
         """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
         as ``vae-lab impute`` fills a CSV (the same code, the same defaults)."""
         from vae_lab.commands.impute import ImputationSettings, impute_table
 
         table = self.table_datamodule("impute")
-        settings = ImputationSettings(mean_draws, iterations, draws, importance_samples, 1000, seed)
+        settings = ImputationSettings(mean_draws, iterations, draws, steps, 1000, seed)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "input.csv"
             frame.to_csv(path, index=False, sep=table.delimiter or ",")

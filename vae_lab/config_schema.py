@@ -119,7 +119,7 @@ class ImputeCommandSettings:
     mean_draws: NonNegativeInt = 0
     iterations: AtLeastOne = 10
     draws: NonNegativeInt = 0
-    importance_samples: AtLeastOne = 1000
+    steps: AtLeastOne = 100
     seed: int = 0
     batch_size: AtLeastOne = 4096
     encoding: str | None = None

@@ -5,7 +5,7 @@ not needed). Each row is encoded with its missing cells masked and decoded (``mo
 the posterior mean, or averaged over ``mean_draws`` posterior draws; refined ``iterations`` times), and
 only the missing cells of the modelled columns are filled. ``draws=M`` (multiple imputation) instead
 writes M completed copies of the table, one after the other with a ``draw`` column (1..M) last, each
-drawn from p(missing | observed) (``multiple_imputations``, ``importance_samples`` draws of z per row).
+drawn from p(missing | observed) (``multiple_imputations``: ``steps`` steps of a Markov chain per copy).
 A conditional model reads its condition columns from the input. Every other cell, including dropped and target columns and values never
 seen in training (warned about), is written back as the same text. The output appears atomically.
 """
@@ -42,7 +42,7 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     datamodule = run.datamodule
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
-    fill = ImputationSettings(cfg.mean_draws, cfg.iterations, cfg.draws, cfg.importance_samples, cfg.batch_size, cfg.seed)
+    fill = ImputationSettings(cfg.mean_draws, cfg.iterations, cfg.draws, cfg.steps, cfg.batch_size, cfg.seed)
     frame, counts = impute_table(datamodule, run.vae, cfg.input, cfg.encoding or datamodule.encoding, fill, device)
     write_csv_atomically(frame, cfg.output)
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),
@@ -52,13 +52,13 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ImputationSettings:
-    """How to fill (``conf/impute.yaml``): one fill (mean_draws, iterations), or `draws` copies sampled with
-    `importance_samples` draws of z per row; `batch_size` rows at a time; `seed` of every draw."""
+    """How to fill (``conf/impute.yaml``): one fill (mean_draws, iterations), or `draws` copies, each the state
+    of a Markov chain after `steps` steps; `batch_size` rows at a time; `seed` of every draw."""
 
     mean_draws: int = 0
     iterations: int = 10
     draws: int = 0
-    importance_samples: int = 1000
+    steps: int = 100
     batch_size: int = 4096
     seed: int = 0
 
@@ -85,7 +85,7 @@ def impute_table(
 def filled_rows(vae: VAE, x: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None, settings: ImputationSettings, device: Any) -> list[torch.Tensor]:
     """Model rows x (n, width) with unobserved cells filled: [one fill], or `settings.draws` sampled copies."""
     generator = torch.Generator().manual_seed(settings.seed)
-    batch_size = settings.batch_size if not settings.draws else max(1, min(settings.batch_size, 100_000 // settings.importance_samples))
+    batch_size = settings.batch_size if not settings.draws else max(1, min(settings.batch_size, 100_000 // settings.draws))
     filled = []
     with torch.random.fork_rng():
         torch.manual_seed(settings.seed)  # the likelihood's draws
@@ -93,7 +93,7 @@ def filled_rows(vae: VAE, x: torch.Tensor, mask: torch.Tensor, condition: torch.
             rows, observed = x[i : i + batch_size].to(device), mask[i : i + batch_size].to(device)
             given = None if condition is None else condition[i : i + batch_size].to(device)
             if settings.draws:
-                filled.append(multiple_imputations(vae, rows, observed, settings.draws, settings.importance_samples, given, generator).cpu())
+                filled.append(multiple_imputations(vae, rows, observed, settings.draws, settings.steps, settings.iterations, given, generator).cpu())
             else:
                 filled.append(impute(vae, rows, observed, settings.mean_draws, settings.iterations, generator, given).cpu()[None])
     return list(torch.cat(filled, dim=1))

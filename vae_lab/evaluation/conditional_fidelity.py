@@ -20,6 +20,7 @@ from vae_lab.data.in_memory import Split
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]  # condition (n, width) -> samples (n, *data_shape)
 MIN_GROUP_ROWS = 20  # a condition value with fewer real rows is left out: its distances would be noise
+MIN_GROUP_SAMPLES = 1000  # samples drawn given each value at least, so that the real rows' own noise dominates
 
 
 def train_classifier(train: Split, classes: int, seed: int, epochs: int = 3, batch_size: int = 256) -> nn.Module:
@@ -69,25 +70,25 @@ def label_agreement(sample: Sampler, conditions: Conditions, train: Split, test:
 def fidelity_per_condition(
     sample: Sampler, real: Split, count: int, fidelity: Callable[[Split, torch.Tensor], dict[str, Any]], conditions: Conditions
 ) -> dict[str, Any]:
-    """For each condition value held by at least MIN_GROUP_ROWS rows of `real`: as many samples given it as
-    it has real rows (at most `count` in all, shared in proportion), compared with those rows by `fidelity`.
+    """For each condition value held by at least MIN_GROUP_ROWS rows of `real`: samples given it (`count` shared
+    in proportion to the real rows, at least MIN_GROUP_SAMPLES), compared with those rows by `fidelity`.
 
-    Returns ``ks_tv_mean`` (weighted by real rows) and ``groups``: each value's condition, rows and ks_tv_mean.
+    Returns ``ks_tv_mean`` (weighted by real rows) and ``groups``: each value's condition, rows, samples and ks_tv_mean.
     """
     assert real.condition is not None
     observed = torch.stack([block.sum(dim=1) > 0 for block in real.condition.split([len(v.values) for v in conditions.variables], dim=1)], 1).all(1)
     values, group_of_row = torch.unique(real.condition[observed], dim=0, return_inverse=True)
     rows_of = torch.nonzero(observed).squeeze(1)
-    share = min(1.0, count / max(1, int(observed.sum())))
+    share = count / max(1, int(observed.sum()))
     groups = []
     for g, condition in enumerate(values):
         members = rows_of[group_of_row == g]
         if len(members) < MIN_GROUP_ROWS:
             continue
-        samples = sample(condition.expand(max(MIN_GROUP_ROWS, round(share * len(members))), -1).clone())
+        samples = sample(condition.expand(max(MIN_GROUP_SAMPLES, round(share * len(members))), -1).clone())
         result = fidelity(real.rows(members), samples)
         named = {name: value[0] for name, value in conditions.values(conditions.codes(condition[None])).items()}
-        groups.append({"condition": named, "rows": len(members), "ks_tv_mean": result["ks_tv_mean"]})
+        groups.append({"condition": named, "rows": len(members), "samples": len(samples), "ks_tv_mean": result["ks_tv_mean"]})
     weights = sum(group["rows"] for group in groups)
     mean = sum(group["rows"] * group["ks_tv_mean"] for group in groups) / weights if weights else None
     return {"ks_tv_mean": mean, "groups": groups, "min_group_rows": MIN_GROUP_ROWS}

@@ -13,11 +13,13 @@ filled row (``iterations`` > 1; the mean-field version of the pseudo-Gibbs sampl
 For categorical data E[x|z] is a probability vector; the data module's inverse turns it into a label.
 
 Multiple imputation (``multiple_imputations``): M draws of the missing cells from p(x_missing | x_observed),
-so that their spread carries the imputation's uncertainty. Sampling importance resampling, as in MIWAE
-(Mattei & Frellsen 2019): K draws z_k ~ q(z|x) weighted by w_k = p(x_observed|z_k) p(z_k) / q(z_k|x) (the
-importance weights of the log-likelihood, with the missing cells masked out), M of them resampled in
-proportion to w_k, and x_missing ~ p(x|z) drawn at each. As K grows the draws follow the model's exact
-conditional distribution, however poorly q reads the neutral values.
+so that their spread carries the imputation's uncertainty. Metropolis-within-Gibbs (Mattei & Frellsen 2018,
+"Leveraging the exact likelihood of deep latent variable models"): M chains start at the single fill; each
+step proposes z' ~ q(z|x) for the current completed row x, accepts it with probability
+min(1, w(z') / w(z)), w(z) = p(x|z) p(z) / q(z|x), and draws x_missing ~ p(x|z). The chain's stationary
+distribution is the model's p(x_missing, z | x_observed), whatever q makes of the filled cells. (Importance
+resampling from q(z|x) with the missing cells at neutral values, as MIWAE, fails here: such a q can miss the
+posterior, and every draw then comes from the one z of largest weight.)
 """
 
 import torch
@@ -54,16 +56,35 @@ def impute(
 
 @torch.no_grad()
 def multiple_imputations(
-    vae: VAE, x: torch.Tensor, mask: torch.Tensor, draws: int, importance_samples: int = 1000, condition: torch.Tensor | None = None,
+    vae: VAE, x: torch.Tensor, mask: torch.Tensor, draws: int, steps: int = 100, iterations: int = 10, condition: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:  # fmt: skip
     """`draws` completed copies of x: (batch, *data_shape) -> (draws, batch, *data_shape); cells where mask is
-    True are x's own, the others drawn from p(x_missing | x_observed) by sampling importance resampling."""
-    q = vae.inference(x, condition)
-    noise = torch.randn(importance_samples, *q.loc.shape, generator=generator).to(device=q.loc.device, dtype=q.loc.dtype)
-    log_w = vae.log_importance_weights(x, importance_samples, mask, noise, condition=condition)  # (K, batch)
-    picked = torch.multinomial(torch.softmax(log_w.T.double(), dim=1).cpu(), draws, replacement=True, generator=generator).to(x.device)
-    z = q.loc + q.scale * noise[picked.T, torch.arange(len(x), device=x.device)]  # (draws, batch, latent_dim)
-    params = vae.generative(z.flatten(0, 1), repeated(condition, draws))
-    sampled = vae.likelihood.sample(params).view(draws, *x.shape)
-    return torch.where(mask, x, sampled)
+    True are x's own, the others the state of `draws` Metropolis-within-Gibbs chains after `steps` steps, each
+    started at the single fill (``impute`` with `iterations`). The likelihood's draws use the global generator."""
+    start = impute(vae, x, mask, 0, iterations, generator, condition)
+    observed, given = repeated(mask, draws), repeated(condition, draws)
+    completed = repeated(start, draws)
+    assert observed is not None and completed is not None
+    z: torch.Tensor | None = None
+    for _ in range(steps):
+        q = vae.inference(completed, given)
+        noise = torch.randn(q.loc.shape, generator=generator).to(device=q.loc.device, dtype=q.loc.dtype)
+        proposal = q.loc + q.scale * noise
+        params = vae.generative(proposal, given)
+        if z is not None:
+            current = vae.generative(z, given)
+            # accept with probability min(1, w(z') / w(z)), both weighed for the current x
+            log_ratio = log_weight(vae, completed, proposal, params, q, given) - log_weight(vae, completed, z, current, q, given)
+            accept = torch.rand(log_ratio.shape, generator=generator).to(log_ratio.device).log() < log_ratio
+            proposal = torch.where(accept[:, None], proposal, z)
+            params = torch.where(accept.view(-1, *[1] * (params.dim() - 1)), params, current)
+        z = proposal
+        completed = torch.where(observed, completed, vae.likelihood.sample(params))
+    return completed.view(draws, *x.shape)
+
+
+def log_weight(vae: VAE, x: torch.Tensor, z: torch.Tensor, params: torch.Tensor, q: torch.distributions.Normal, condition: torch.Tensor | None) -> torch.Tensor:
+    """log p(x|z, c) + log p(z|c) - log q(z|x, c) for complete rows x (n, *data_shape), z (n, latent_dim) and the
+    decoder's `params` of z: (n,)."""
+    return vae.likelihood.log_prob(x, params) + vae.prior.log_prob(z, condition) - q.log_prob(z).sum(dim=-1)
