@@ -43,6 +43,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not item.nodeid.startswith(NOTEBOOK_RUNS))
 
 
+def mnist_dir() -> Path | None:
+    """Where the real MNIST is (VAE_LAB_DATA_DIR, else the shared data beside the repository), or None."""
+    candidates = [USER_DATA_DIR, REPO.parent / "shared" / "data", REPO / "data"]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
+            return Path(candidate).absolute()
+    return None
+
+
 def write_idx(path: Path, array: np.ndarray) -> None:
     """Write a uint8 array as a gzipped IDX file (the MNIST format: magic 0x08 0xNDIM, big-endian sizes)."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)

@@ -7,11 +7,10 @@ they are skipped, since nothing may be downloaded here.
 """
 
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, USER_DATA_DIR
+from conftest import REPO, mnist_dir
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -19,14 +18,6 @@ from nbclient.exceptions import CellExecutionError
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NEEDS_MNIST = {"03_latent_spaces", "04_posterior_collapse", "06_amortization_gap"}
 MINUTES = 3  # each notebook's budget on the 2-core CPU (printed, not asserted: tests never assert timings)
-
-
-def mnist_dir() -> Path | None:
-    candidates = [USER_DATA_DIR, REPO.parent / "shared" / "data", REPO / "data"]
-    for candidate in filter(None, candidates):
-        if (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
-            return Path(candidate).absolute()
-    return None
 
 
 def test_there_are_notebooks_and_they_are_stored_without_outputs():

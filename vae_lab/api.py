@@ -165,10 +165,11 @@ class Run(CheckpointRun):
     def impute(self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, steps: int = 100) -> pd.DataFrame:
         """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
         as ``vae-lab impute`` fills a CSV (the same code, the same defaults)."""
-        from vae_lab.commands.impute import ImputationSettings, impute_table
+        from vae_lab.commands.impute import impute_table
+        from vae_lab.config_schema import ImputationSettings
 
         table = self.table_datamodule("impute")
-        settings = ImputationSettings(mean_draws, iterations, draws, steps, 1000, seed)
+        settings = ImputationSettings(mean_draws, iterations, draws, steps, batch_size=1000, seed=seed)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "input.csv"
             frame.to_csv(path, index=False, sep=table.delimiter or ",")

@@ -110,18 +110,25 @@ class EncodeCommandSettings(FromCheckpointSettings):
     batch_size: AtLeastOne = 1000
 
 
-@dataclass
-class ImputeCommandSettings:
-    task_name: str = "impute"
-    ckpt_path: str | None = None
-    input: str | None = None
-    output: str | None = None
+@dataclass(frozen=True)
+class ImputationSettings:
+    """How ``vae-lab impute`` fills (conf/impute.yaml): one fill (`mean_draws`, `iterations`), or `draws` copies,
+    each the state of a Markov chain after `steps` steps; `batch_size` rows at a time; `seed` of every draw."""
+
     mean_draws: NonNegativeInt = 0
     iterations: AtLeastOne = 10
     draws: NonNegativeInt = 0
     steps: AtLeastOne = 100
-    seed: int = 0
     batch_size: AtLeastOne = 4096
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ImputeCommandSettings(ImputationSettings):
+    task_name: str = "impute"
+    ckpt_path: str | None = None
+    input: str | None = None
+    output: str | None = None
     encoding: str | None = None
     device: str = "auto"
 

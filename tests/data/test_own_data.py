@@ -10,6 +10,7 @@ import torch
 from conftest import TINY, compose_train, run_cli
 from PIL import Image
 
+import vae_lab
 from vae_lab.build import build_datamodule
 from vae_lab.commands.train import train
 from vae_lab.data.image_folder import ImageFolderDataModule
@@ -53,6 +54,16 @@ def test_an_image_folder_trains_evaluates_samples_and_encodes_through_the_cli(im
     assert (checkpoint.parent / "samples_mean.png").is_file()
     latents = np.load(checkpoint.parent / "latents_train.npz")
     assert latents["mean"].shape == (16, 4) and set(latents["y"]) == {0, 1}  # labels from the class folders
+
+
+def test_a_folder_of_classes_conditions_a_conv_vae_on_its_class_names(image_folder, tmp_path):
+    cfg = compose_train([*CONV_RGB, f"data.path={image_folder}", "data.image_size=32", "model.condition=label", "prior=conditional"], tmp_path)
+    run = vae_lab.load_run(train(cfg)["last_checkpoint"])
+    assert run.datamodule.conditions.variables[0].values == ["cats", "dogs"]
+    assert run.sample(4, condition={"label": "dogs"}, seed=0).shape == (4, 3, 32, 32)
+    assert torch.isfinite(run.elbo("test", num_samples=2)).all()  # each image given its own class
+    with pytest.raises(ConfigError, match="label takes one of: cats, dogs"):
+        run.sample(2, condition={"label": "birds"})
 
 
 def test_64x64_rgb_trains_with_the_same_config_reading_images_from_disk(image_folder, tmp_path):

@@ -11,7 +11,7 @@ seen in training (warned about), is written back as the same text. The output ap
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch
 from omegaconf import DictConfig
 
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run
+from vae_lab.config_schema import ImputationSettings
 from vae_lab.data.cell_values import FLOAT
 from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.csv_table import CSVDataModule
@@ -42,25 +43,12 @@ def impute_csv(cfg: DictConfig) -> dict[str, Any]:
     datamodule = run.datamodule
     if not isinstance(datamodule, CSVDataModule):
         raise CheckpointError(f"{cfg.ckpt_path} is a model of data '{datamodule.name}'; vae-lab impute needs a model trained with data=csv")
-    fill = ImputationSettings(cfg.mean_draws, cfg.iterations, cfg.draws, cfg.steps, cfg.batch_size, cfg.seed)
+    fill = ImputationSettings(**{setting.name: cfg[setting.name] for setting in fields(ImputationSettings)})  # checked by config_schema
     frame, counts = impute_table(datamodule, run.vae, cfg.input, cfg.encoding or datamodule.encoding, fill, device)
     write_csv_atomically(frame, cfg.output)
     log.info("filled %d missing cells in %d rows (%s) -> %s", sum(counts.values()), len(frame),
              ", ".join(f"{name} {count}" for name, count in counts.items() if count) or "none", cfg.output)  # fmt: skip
     return {"rows": len(frame), "filled": counts, "output": str(Path(cfg.output))}
-
-
-@dataclass(frozen=True)
-class ImputationSettings:
-    """How to fill (``conf/impute.yaml``): one fill (mean_draws, iterations), or `draws` copies, each the state
-    of a Markov chain after `steps` steps; `batch_size` rows at a time; `seed` of every draw."""
-
-    mean_draws: int = 0
-    iterations: int = 10
-    draws: int = 0
-    steps: int = 100
-    batch_size: int = 4096
-    seed: int = 0
 
 
 def impute_table(

@@ -207,6 +207,10 @@ class ImageFolderDataModule(ImageDataModule):
     def train_transform(self):
         return torch.bernoulli if self.pixels == "dynamic" else None
 
+    def label_names(self) -> list[str]:
+        """The class folders' names: ``condition.label=cats``."""
+        return list(self.classes)
+
     def provenance(self) -> dict[str, Any]:
         return {"dataset": self.name, "path": str(self.path), "image_size": self.image_size, "channels": self.channels,
                 "pixels": self.pixels, "classes": self.classes}  # fmt: skip

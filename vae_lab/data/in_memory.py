@@ -275,13 +275,18 @@ class InMemoryDataModule(L.LightningDataModule):
                     f"model.condition=label, but the training images of data={self.name} have {len(classes)} label value(s); "
                     "a condition needs labelled examples of at least two classes (class subfolders for data=image_folder)"
                 )
-            self.conditions = Conditions([ConditionVariable("label", [str(int(c)) for c in range(int(classes.max()) + 1)])])
+            names = self.label_names() or [str(code) for code in range(int(classes.max()) + 1)]
+            self.conditions = Conditions([ConditionVariable("label", names)])
         label = self.conditions.variables[0]
         result = {}
         for name, split in splits.items():
             codes = torch.where(split.y < len(label.values), split.y, -1)[:, None]
             result[name] = Split(split.stored, split.y, split.mask, split.levels, self.conditions.one_hot(codes))
         return result
+
+    def label_names(self) -> list[str]:
+        """The name of each label value, in code order, for conditions asked by name (class folders); none by default."""
+        return []
 
     def draw_conditions(self, count: int, seed: int) -> torch.Tensor | None:
         """Conditions (count, width) drawn at random from the training rows, for samples that ask none
