@@ -9,6 +9,7 @@ import torch
 from conftest import REPO, TINY, TINY_MNIST, mnist_dir, run_cli
 
 import vae_lab
+from vae_lab.errors import ConfigError
 from vae_lab.evaluation.conditional_fidelity import label_agreement
 
 CARS = REPO.parent / "shared" / "data" / "tables" / "cars.csv"
@@ -138,3 +139,22 @@ def test_multiple_imputation_writes_m_completed_copies_that_keep_every_observed_
 
 def test_a_conditional_experiment_without_a_condition_says_what_to_set(tmp_path):
     refused(run_cli(["train", "experiment=tabular_conditional", f"data.path={CARS}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path), "model.condition")
+
+
+def test_several_columns_condition_at_once_a_number_by_its_deciles_a_discrete_one_by_its_values(tmp_path):
+    rows = pd.read_csv(CARS)
+    conditions = "model.condition=[Origin,Weight_in_lbs,Cylinders]"  # categorical, numeric (deciles), discrete
+    results = vae_lab.train(["experiment=tabular_conditional", f"data.path={CARS}", conditions, *TINY, "trainer.max_epochs=1",
+                             f"paths.output_dir={tmp_path / 'run'}"])  # fmt: skip
+    run = vae_lab.load_run(results["last_checkpoint"])
+    origin, weight, cylinders = run.datamodule.conditions.variables
+    assert origin.values == ["Europe", "Japan", "USA"] and {"4", "6", "8"} <= set(cylinders.values) <= {"3", "4", "5", "6", "8"}
+    assert len(weight.edges) == len(weight.values) + 1 == 11 and weight.edges[0] == rows["Weight_in_lbs"].min()
+    asked = {"Origin": "Japan", "Weight_in_lbs": 2500, "Cylinders": 4}
+    sampled = run.sample_table(20, seed=0, condition=asked)
+    assert list(sampled.columns[:3]) == list(asked) and (sampled["Origin"] == "Japan").all() and (sampled["Cylinders"] == "4").all()
+    assert {"Origin", "Weight_in_lbs", "Cylinders"}.isdisjoint(run.datamodule.fitted_schema().names)  # given, not modelled
+    with pytest.raises(ConfigError, match="outside the training range"):
+        run.sample(2, condition={**asked, "Weight_in_lbs": 99})
+    with pytest.raises(ConfigError, match="missing condition.Cylinders"):
+        run.sample(2, condition={"Origin": "Japan", "Weight_in_lbs": 2500})
