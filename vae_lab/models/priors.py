@@ -108,7 +108,22 @@ def gaussian_mixture_log_prob(z: torch.Tensor, means: torch.Tensor, log_vars: to
     return torch.logsumexp(log_normal + log_weights, dim=-1).reshape(z.shape[:-1])
 
 
-class MixtureOfGaussiansPrior(nn.Module):
+class MixturePrior(nn.Module):
+    """What priors without a closed-form KL share: the Monte Carlo KL at the ELBO's z. Subclasses give ``log_prob``."""
+
+    def log_prob(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def kl(self, q: Normal, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """One-sample Monte Carlo estimate log q(z|x) - log p(z): (batch,)."""
+        return q.log_prob(z).sum(dim=-1) - self.log_prob(z)
+
+    def kl_per_dim(self, q: Normal, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """KL(q(z_d|x) || N(0, 1)) per dimension, for diagnostics (active units): it does not sum to ``kl``."""
+        return kl_to_standard_normal(q)
+
+
+class MixtureOfGaussiansPrior(MixturePrior):
     """p(z) = sum_c w_c N(z; mean_c, diag(var_c)) with learned weights, means and variances."""
 
     def __init__(self, latent_dim: int, num_components: int = 10, init_spread: float = 1.0) -> None:
@@ -126,16 +141,8 @@ class MixtureOfGaussiansPrior(nn.Module):
         noise = torch.randn(num_samples, self.latent_dim, device=device)
         return self.means[component] + torch.exp(0.5 * self.log_vars[component]) * noise
 
-    def kl(self, q: Normal, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """One-sample Monte Carlo estimate log q(z|x) - log p(z): (batch,)."""
-        return q.log_prob(z).sum(dim=-1) - self.log_prob(z)
 
-    def kl_per_dim(self, q: Normal, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """KL(q(z_d|x) || N(0, 1)) per dimension, for diagnostics (active units): it does not sum to ``kl``."""
-        return kl_to_standard_normal(q)
-
-
-class VampPrior(nn.Module):
+class VampPrior(MixturePrior):
     """p(z) = (1/K) sum_k q(z|u_k): the encoder's posterior averaged over K learned pseudo-inputs u_k.
 
     Tomczak & Welling (2018), "VAE with a VampPrior". The encoder is the VAE's own (shared, not
@@ -177,11 +184,3 @@ class VampPrior(nn.Module):
         component = torch.randint(len(means), (num_samples,), device=means.device)
         noise = torch.randn(num_samples, self.latent_dim, device=means.device)
         return (means[component] + torch.exp(0.5 * log_vars[component]) * noise).to(device)
-
-    def kl(self, q: Normal, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """One-sample Monte Carlo estimate log q(z|x) - log p(z): (batch,)."""
-        return q.log_prob(z).sum(dim=-1) - self.log_prob(z)
-
-    def kl_per_dim(self, q: Normal, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """KL(q(z_d|x) || N(0, 1)) per dimension, for diagnostics (active units): it does not sum to ``kl``."""
-        return kl_to_standard_normal(q)
