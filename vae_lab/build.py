@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError, VaeLabError
+from vae_lab.models.hierarchical import HierarchicalVAE
 from vae_lab.models.vae import VAE
 from vae_lab.training.atomic_checkpoint_io import AtomicCheckpointIO
 from vae_lab.training.kl_schedules import KLSchedule
@@ -87,13 +88,25 @@ def build_vae(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: d
         if conditioned and "condition_dim" not in (constructor_parameters(cfg[group]) or {"condition_dim"}):
             raise ConfigError(f"{group} {cfg[group]._target_} takes no condition_dim, so it cannot serve model.condition={cfg.model.condition}")
     encoder = build(cfg.encoder, data_shape=data_shape, latent_dim=latent_dim, **conditioned)
-    vae = VAE(
-        encoder=encoder,
-        decoder=build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape, **conditioned),
-        likelihood=likelihood,
-        prior=build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape, condition_dim=condition_dim),
-    )
+    decoder = build(cfg.decoder, latent_dim=latent_dim, output_shape=likelihood.param_shape, **conditioned)
+    if cfg.get("hierarchy") is None:
+        prior = build_accepting(cfg.prior, latent_dim=latent_dim, encoder=encoder, data_shape=data_shape, condition_dim=condition_dim)
+        vae = VAE(encoder, decoder, likelihood, prior)
+    else:
+        ladder = build(cfg.hierarchy, latent_dim=latent_dim, condition_dim=condition_dim)
+        prior = build_top_prior(cfg.prior, ladder.layer_dims[-1], condition_dim)
+        vae = HierarchicalVAE(encoder, decoder, likelihood, prior, ladder)
     return vae.compile_math() if cfg.model.get("compile") else vae
+
+
+def build_top_prior(config: DictConfig, latent_dim: int, condition_dim: int) -> Any:
+    """p(z_L) of a hierarchy's top layer; a prior that needs the encoder (the VampPrior) cannot be one."""
+    if "encoder" in (constructor_parameters(config) or set()):
+        raise ConfigError(
+            f"prior {config._target_} mixes the encoder's posteriors, which are z_1's, but a hierarchy's prior is over its "
+            "top layer; use prior=standard_normal (or prior=mixture_of_gaussians, prior=conditional) with hierarchy=ladder"
+        )
+    return build_accepting(config, latent_dim=latent_dim, condition_dim=condition_dim)
 
 
 def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0) -> VAEModule:

@@ -8,6 +8,10 @@ Cremer, Li & Duvenaud (2018), "Inference Suboptimality in Variational Autoencode
 where q* is the best diagonal Gaussian for this one x. We approximate q* by starting from the
 encoder's (mean, log-variance) and running gradient ascent on the example's own ELBO with the
 decoder fixed (Adam with a cosine-decayed learning rate): the mean-field alternative to amortized inference.
+
+What is refined is the encoder's output for x (``VAE.encoded``). In a hierarchical VAE that is x's estimate for
+z_1, from which the bottom-up cells make the upper layers' and the top-down path the posterior of each layer:
+q* is then the best posterior of the model's own top-down form whose input from x is free for each x.
 """
 
 from collections.abc import Iterator
@@ -68,8 +72,8 @@ def refine_posterior(
     the gradient of its own ELBO, so this is `batch` independent optimizations.
     """
     with torch.no_grad():
-        mean, log_var = vae.posterior_parameters(x, condition)
-    refined = VAE(FreePosterior(mean, log_var), vae.decoder, vae.likelihood, vae.prior)
+        mean, log_var = vae.encoded(x, condition)
+    refined = vae.with_encoder(FreePosterior(mean, log_var))
     optimizer = torch.optim.Adam(refined.encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))  # small last steps: less noise
     noise = example_noise(index, steps * mc_samples, vae.latent_dim, seed, stream=2).to(x.device, x.dtype)

@@ -1,7 +1,9 @@
-"""Which latent dimensions a VAE uses: KL per dimension and active units (Burda et al. 2016).
+"""Which latent dimensions a VAE uses: KL per dimension and active units (Burda et al. 2016), per layer.
 
 A unit d is active when Cov_x(E_q(z|x)[z_d]) > threshold (0.01 in the paper): its posterior mean
-moves with x. A collapsed unit has q(z_d|x) = N(0, 1) for every x: no KL, no variance of the mean.
+moves with x. A collapsed unit has q(z_d|x) = its prior for every x: no KL, no variance of the mean.
+A hierarchical VAE reports each stochastic layer apart (its top layers collapse first); the posterior
+means of a layer are taken with the layers above it at their means (``VAE.posterior_parameters``).
 """
 
 from collections.abc import Iterable
@@ -9,17 +11,18 @@ from dataclasses import dataclass
 
 import torch
 
-from vae_lab.models.priors import kl_to_standard_normal
 from vae_lab.models.vae import VAE
 
 
 @dataclass
 class LatentUsage:
-    """kl_per_dim: mean over examples of KL(q(z_d|x) || N(0, 1)), nats; mean_variance: Var_x(E_q[z_d])."""
+    """kl_per_dim: mean over examples of each dimension's KL (``Latents.kl_per_dim``), nats; mean_variance:
+    Var_x(E_q[z_d]); layer_dims: the width of each stochastic layer, z_1 first (dimensions are in that order)."""
 
     kl_per_dim: list[float]
     mean_variance: list[float]
     threshold: float
+    layer_dims: tuple[int, ...] = ()
 
     @property
     def active_units(self) -> int:
@@ -29,11 +32,30 @@ class LatentUsage:
     def kl(self) -> float:
         return sum(self.kl_per_dim)
 
+    def layers(self) -> list["LatentUsage"]:
+        """The usage of each stochastic layer, z_1 first."""
+        bounds = [0]
+        for dim in self.layer_dims or (len(self.kl_per_dim),):
+            bounds.append(bounds[-1] + dim)
+        return [
+            LatentUsage(self.kl_per_dim[start:end], self.mean_variance[start:end], self.threshold, (end - start,))
+            for start, end in zip(bounds[:-1], bounds[1:])
+        ]
+
+    @property
+    def kl_per_layer(self) -> list[float]:
+        return [layer.kl for layer in self.layers()]
+
+    @property
+    def active_units_per_layer(self) -> list[int]:
+        return [layer.active_units for layer in self.layers()]
+
 
 @torch.no_grad()
 def latent_usage(vae: VAE, batches: Iterable[torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]], threshold: float = 0.01) -> LatentUsage:
     """Latent usage over every x in `batches`: each x (batch, *data_shape), or a pair (x, condition) for a
-    conditional VAE, on the VAE's device. KL per dimension is to N(0, 1), whatever the prior.
+    conditional VAE, on the VAE's device. KL per dimension is at the posterior means of the upper layers (all
+    noise 0): to the prior p(z_d) or p(z_d | z_{>l}); to N(0, 1) for a top-layer prior without a closed form.
 
     Accumulates in float64, so the result does not depend on how the data is batched.
     """
@@ -41,9 +63,9 @@ def latent_usage(vae: VAE, batches: Iterable[torch.Tensor | tuple[torch.Tensor, 
     kl_sum = mean_sum = mean_square_sum = None
     for batch in batches:
         x, condition = batch if isinstance(batch, tuple) else (batch, None)
-        q = vae.inference(x, condition)
-        kl = kl_to_standard_normal(q).double().sum(0)
-        mean = q.loc.double()
+        latents = vae.latents(x, torch.zeros(len(x), vae.latent_dim, device=x.device, dtype=x.dtype), condition)
+        kl = latents.kl_per_dim().double().sum(0)
+        mean = latents.z.double()  # with noise 0, every layer's draw is its posterior mean
         if kl_sum is None:
             kl_sum, mean_sum, mean_square_sum = kl, mean.sum(0), (mean**2).sum(0)
         else:
@@ -55,4 +77,4 @@ def latent_usage(vae: VAE, batches: Iterable[torch.Tensor | tuple[torch.Tensor, 
         raise ValueError("latent_usage needs at least one example")
     average = mean_sum / count
     variance = (mean_square_sum / count - average**2).clamp_min(0)
-    return LatentUsage((kl_sum / count).tolist(), variance.tolist(), threshold)
+    return LatentUsage((kl_sum / count).tolist(), variance.tolist(), threshold, vae.layer_dims)

@@ -24,21 +24,21 @@ posterior, and every draw then comes from the one z of largest weight.)
 
 import torch
 
-from vae_lab.models.vae import VAE, repeated
+from vae_lab.models.vae import VAE, Latents, repeated
 
 
 @torch.no_grad()
 def conditional_mean(
     vae: VAE, x: torch.Tensor, draws: int = 0, generator: torch.Generator | None = None, condition: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """E[x|z] from the posterior of x: (batch, *data_shape) -> (batch, *data_shape)."""
-    q = vae.inference(x, condition)
+    """E[x|z] from the posterior of x: (batch, *data_shape) -> (batch, *data_shape); at the posterior mean of z
+    (`draws` 0), or averaged over `draws` draws z ~ q(z|x)."""
     if draws == 0:
-        return vae.likelihood.mean(vae.generative(q.loc, condition))
+        return vae.likelihood.mean(vae.generative(vae.posterior_parameters(x, condition)[0], condition))
     total = torch.zeros_like(x)
     for _ in range(draws):
-        noise = torch.randn(q.loc.shape, generator=generator).to(device=q.loc.device, dtype=q.loc.dtype)
-        total += vae.likelihood.mean(vae.generative(q.loc + q.scale * noise, condition))
+        noise = torch.randn(len(x), vae.latent_dim, generator=generator).to(device=x.device, dtype=x.dtype)
+        total += vae.likelihood.mean(vae.generative(vae.latents(x, noise, condition).z, condition))
     return total / draws
 
 
@@ -68,14 +68,14 @@ def multiple_imputations(
     assert observed is not None and completed is not None
     z: torch.Tensor | None = None
     for _ in range(steps):
-        q = vae.inference(completed, given)
-        noise = torch.randn(q.loc.shape, generator=generator).to(device=q.loc.device, dtype=q.loc.dtype)
-        proposal = q.loc + q.scale * noise
+        noise = torch.randn(len(completed), vae.latent_dim, generator=generator).to(device=completed.device, dtype=completed.dtype)
+        drawn = vae.latents(completed, noise, given)  # the proposal z' ~ q(z|x)
+        proposal = drawn.z
         params = vae.generative(proposal, given)
         if z is not None:
             current = vae.generative(z, given)
             # accept with probability min(1, w(z') / w(z)), both weighed for the current x
-            log_ratio = log_weight(vae, completed, proposal, params, q, given) - log_weight(vae, completed, z, current, q, given)
+            log_ratio = log_weight(vae, completed, drawn, params) - log_weight(vae, completed, vae.latents(completed, condition=given, z=z), current)
             accept = torch.rand(log_ratio.shape, generator=generator).to(log_ratio.device).log() < log_ratio
             proposal = torch.where(accept[:, None], proposal, z)
             params = torch.where(accept.view(-1, *[1] * (params.dim() - 1)), params, current)
@@ -84,7 +84,7 @@ def multiple_imputations(
     return completed.view(draws, *x.shape)
 
 
-def log_weight(vae: VAE, x: torch.Tensor, z: torch.Tensor, params: torch.Tensor, q: torch.distributions.Normal, condition: torch.Tensor | None) -> torch.Tensor:
-    """log p(x|z, c) + log p(z|c) - log q(z|x, c) for complete rows x (n, *data_shape), z (n, latent_dim) and the
-    decoder's `params` of z: (n,)."""
-    return vae.likelihood.log_prob(x, params) + vae.prior.log_prob(z, condition) - q.log_prob(z).sum(dim=-1)
+def log_weight(vae: VAE, x: torch.Tensor, latents: Latents, params: torch.Tensor) -> torch.Tensor:
+    """log p(x|z, c) + log p(z|c) - log q(z|x, c) for complete rows x (n, *data_shape), the latents z evaluated
+    under q(z|x, c) and the decoder's `params` of z: (n,)."""
+    return vae.likelihood.log_prob(x, params) + latents.log_p() - latents.log_q()

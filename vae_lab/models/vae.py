@@ -23,27 +23,111 @@ from vae_lab.models.likelihoods import Likelihood
 
 
 @dataclass
+class LatentLayer:
+    """One stochastic layer of a draw from q: z_l and the two densities it was drawn between.
+
+    z: (..., batch, dim) the draw; q: q(z_l | z_{>l}, x, c) and p: p(z_l | z_{>l}, c), Normals whose batch
+    shape broadcasts to z's. The top layer's prior is the model's ``prior`` module (p is None there), so a
+    prior without a Normal form (a mixture, the VampPrior) serves as the top of any model.
+    """
+
+    z: torch.Tensor
+    q: Normal
+    p: Normal | None = None
+
+
+@dataclass
+class Latents:
+    """z ~ q(z|x, c), layer by layer, with what every estimator needs: the one latent interface of all models.
+
+    layers: z_1 (the layer next to x) first, the top layer z_L last; a one-layer VAE has one.
+    prior: the model's ``prior`` module, p(z_L | c) of the top layer; condition: (batch, condition_dim) or None.
+    """
+
+    layers: list[LatentLayer]
+    prior: nn.Module
+    condition: torch.Tensor | None = None
+
+    @property
+    def z(self) -> torch.Tensor:
+        """Every layer's z side by side, z_1 first: (..., batch, latent_dim)."""
+        draws = [layer.z for layer in self.layers]
+        shape = torch.broadcast_shapes(*(z.shape[:-1] for z in draws))
+        return torch.cat([z.expand(*shape, z.shape[-1]) for z in draws], dim=-1)
+
+    @property
+    def top(self) -> LatentLayer:
+        return self.layers[-1]
+
+    def log_q(self) -> torch.Tensor:
+        """log q(z|x, c) = sum_l log q(z_l | z_{>l}, x, c): (..., batch)."""
+        return sum_layers(layer.q.log_prob(layer.z).sum(dim=-1) for layer in self.layers)
+
+    def log_p(self) -> torch.Tensor:
+        """log p(z|c) = log p(z_L|c) + sum_{l<L} log p(z_l | z_{>l}, c): (..., batch)."""
+        lower = (layer.p.log_prob(layer.z).sum(dim=-1) for layer in self.layers[:-1] if layer.p is not None)
+        return sum_layers([self.prior.log_prob(self.top.z, self.condition), *lower])
+
+    def kl(self) -> torch.Tensor:
+        """KL(q(z|x, c) || p(z|c)), a one-sample estimate over the upper layers' draws: (..., batch).
+
+        Each lower layer contributes KL(q(z_l | z_{>l}, x) || p(z_l | z_{>l})) in closed form at the drawn
+        z_{>l}; the top layer the prior's ``kl`` (closed form where the prior has one)."""
+        lower = (torch.distributions.kl_divergence(layer.q, layer.p).sum(dim=-1) for layer in self.layers[:-1] if layer.p is not None)
+        return sum_layers([self.prior.kl(self.top.q, self.top.z, self.condition), *lower])
+
+    def kl_per_dim(self) -> torch.Tensor:
+        """KL per latent dimension, layers side by side as in ``z``: (..., batch, latent_dim). The top layer's
+        is the prior's ``kl_per_dim`` (to N(0, 1) for priors without a closed form: then it does not sum to ``kl``)."""
+        per_layer = [torch.distributions.kl_divergence(layer.q, layer.p) for layer in self.layers[:-1] if layer.p is not None]
+        per_layer.append(self.prior.kl_per_dim(self.top.q, self.condition))
+        shape = torch.broadcast_shapes(*(kl.shape[:-1] for kl in per_layer))
+        return torch.cat([kl.expand(*shape, kl.shape[-1]) for kl in per_layer], dim=-1)
+
+
+def sum_layers(terms) -> torch.Tensor:
+    """The sum of per-layer terms that broadcast to one shape."""
+    total = None
+    for term in terms:
+        total = term if total is None else total + term
+    assert total is not None, "a model has at least one latent layer"
+    return total
+
+
+@dataclass
 class ELBOTerms:
     """Per-example terms of the negative ELBO, in nats.
 
     recon_loss: (batch,) -log p(x|z) at z ~ q(z|x), a one-sample estimate of -E_q[log p(x|z)]
-    kl: (batch,) KL(q(z|x) || p(z))
-    kl_per_dim: (batch, latent_dim) the prior's ``kl_per_dim``: KL per latent dimension (free bits,
-        diagnostics); sums to ``kl`` under a Gaussian prior (standard or conditional normal).
+    kl: (batch,) KL(q(z|x) || p(z)) (a one-sample estimate over upper layers' draws in a hierarchy)
+    kl_per_dim: (batch, latent_dim) KL per latent dimension (``Latents.kl_per_dim``: free bits,
+        diagnostics); sums to ``kl`` under Gaussian priors (standard, conditional normal, hierarchical).
+    layer_dims: the width of each stochastic layer, z_1 first: splits ``kl_per_dim`` into layers.
     """
 
     recon_loss: torch.Tensor
     kl: torch.Tensor
     kl_per_dim: torch.Tensor
+    layer_dims: tuple[int, ...] = ()
 
     @property
     def elbo(self) -> torch.Tensor:
         """ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)): (batch,)."""
         return -(self.recon_loss + self.kl)
 
+    def kl_per_layer(self) -> torch.Tensor:
+        """KL of each stochastic layer, z_1 first: (batch, layers)."""
+        return torch.stack([part.sum(dim=-1) for part in self.kl_per_dim.split(list(self.layer_dims), dim=-1)], dim=-1)
+
 
 class VAE(nn.Module):
-    """Encoder, decoder, likelihood and prior, and the ELBO that ties them together."""
+    """Encoder, decoder, likelihood and prior, and the ELBO that ties them together.
+
+    Every estimator reads the latents through ``latents`` (a draw from q with its densities, layer by layer),
+    ``prior_latents`` (a draw from p) and ``generative`` (z -> parameters of p(x|z)): a model with more
+    stochastic layers (``hierarchical.HierarchicalVAE``) overrides those and ``posterior_parameters``, and
+    everything built on them (the ELBO, IWAE bound, evaluation, sampling, pictures) serves it unchanged.
+    """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: Likelihood, prior: nn.Module) -> None:
         super().__init__()
@@ -54,8 +138,14 @@ class VAE(nn.Module):
         self.math_compiled = False
 
     @property
+    def layer_dims(self) -> tuple[int, ...]:
+        """The width of each stochastic layer, z_1 (next to x) first: one layer here."""
+        return (int(self.prior.latent_dim),)  # type: ignore[arg-type]  # an int attribute, typed by nn.Module as Tensor | Module
+
+    @property
     def latent_dim(self) -> int:
-        return self.prior.latent_dim  # type: ignore[return-value]  # an int attribute, typed by nn.Module as Tensor | Module
+        """The width of z, all layers side by side: what one draw of standard-normal noise needs."""
+        return sum(self.layer_dims)
 
     @property
     def condition_dim(self) -> int:
@@ -72,14 +162,37 @@ class VAE(nn.Module):
         self.math_compiled = True
         return self
 
-    def posterior_parameters(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The encoder's (mean, log_var) of q(z|x, c): x (batch, *data_shape) -> each (batch, latent_dim)."""
+    def with_encoder(self, encoder: nn.Module) -> "VAE":
+        """This model with another encoder (the same decoder, likelihood and prior modules): a refined posterior."""
+        return VAE(encoder, self.decoder, self.likelihood, self.prior)
+
+    def encoded(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's output for x (batch, *data_shape): (mean, log_var), each (batch, encoder's latent_dim)."""
         return self.encoder(x) if condition is None else self.encoder(x, condition)
+
+    def posterior_parameters(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log_var) of q(z|x, c), each (batch, latent_dim); a hierarchy gives each layer's at the upper layers' means."""
+        return self.encoded(x, condition)
 
     def inference(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> Normal:
         """q(z|x, c) = N(mean, diag(exp(log_var))): x (batch, *data_shape) -> batch shape (batch, latent_dim)."""
-        mean, log_var = self.posterior_parameters(x, condition)
+        mean, log_var = self.encoded(x, condition)
         return Normal(mean, torch.exp(0.5 * log_var), validate_args=False)
+
+    def latents(self, x: torch.Tensor, noise: torch.Tensor | None = None, condition: torch.Tensor | None = None, z: torch.Tensor | None = None) -> Latents:
+        """z ~ q(z|x, c) by the reparameterization trick, z = mean + std * noise, and its densities.
+
+        noise: (..., batch, latent_dim) standard normal draws (None: fresh ones, one per example);
+        z: (..., batch, latent_dim) latents to evaluate instead of drawing (then noise is unused).
+        """
+        q = self.inference(x, condition)
+        if z is None:
+            z = q.loc + q.scale * (torch.randn_like(q.loc) if noise is None else noise)  # differentiable in (mean, std)
+        return Latents([LatentLayer(z, q)], self.prior, condition)
+
+    def prior_latents(self, num_samples: int, device: torch.device | str = "cpu", condition: torch.Tensor | None = None) -> torch.Tensor:
+        """z ~ p(z|c): (num_samples, latent_dim); condition (num_samples, condition_dim) or None."""
+        return self.prior.sample(num_samples, device, condition)
 
     def generative(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Parameters of p(x|z, c): z (batch, latent_dim) -> (batch, *likelihood.param_shape)."""
@@ -93,12 +206,9 @@ class VAE(nn.Module):
         noise: (batch, latent_dim) standard normal draws to use instead of fresh ones (fixed noise
         makes evaluation independent of batching and device count).
         """
-        q = self.inference(x, condition)
-        if noise is None:
-            noise = torch.randn_like(q.loc)
-        z = q.loc + q.scale * noise  # reparameterization trick: differentiable in (mean, std)
-        log_px_given_z = self.likelihood.log_prob(x, self.generative(z, condition), mask)
-        return ELBOTerms(recon_loss=-log_px_given_z, kl=self.prior.kl(q, z, condition), kl_per_dim=self.prior.kl_per_dim(q, condition))
+        latents = self.latents(x, noise, condition)
+        log_px_given_z = self.likelihood.log_prob(x, self.generative(latents.z, condition), mask)
+        return ELBOTerms(recon_loss=-log_px_given_z, kl=latents.kl(), kl_per_dim=latents.kl_per_dim(), layer_dims=self.layer_dims)
 
     def log_importance_weights(
         self,
@@ -117,14 +227,13 @@ class VAE(nn.Module):
         kl_weight: weight of log p(z) - log q(z|x), as beta weighs the KL in the ELBO (1: the bound).
         condition: (batch, condition_dim) or None.
         """
-        q = self.inference(x, condition)
         if noise is None:
-            noise = torch.randn(num_samples, *q.loc.shape, device=q.loc.device, dtype=q.loc.dtype)
-        z = q.loc + q.scale * noise  # (num_samples, batch, latent_dim), reparameterized
-        params = self.generative(z.flatten(0, 1), repeated(condition, num_samples))
+            noise = torch.randn(num_samples, len(x), self.latent_dim, device=x.device, dtype=x.dtype)
+        latents = self.latents(x, noise, condition)  # z: (num_samples, batch, latent_dim), reparameterized
+        params = self.generative(latents.z.flatten(0, 1), repeated(condition, num_samples))
         repeated_x = x.expand(num_samples, *x.shape).flatten(0, 1)
         log_px_given_z = self.likelihood.log_prob(repeated_x, params, repeated(mask, num_samples)).view(num_samples, -1)
-        return log_px_given_z + kl_weight * (self.prior.log_prob(z, condition) - q.log_prob(z).sum(dim=-1))
+        return log_px_given_z + kl_weight * (latents.log_p() - latents.log_q())
 
     def iwae_bound(
         self,
@@ -151,7 +260,7 @@ class VAE(nn.Module):
         """
         device = next(self.parameters()).device
         condition = None if condition is None else condition.to(device)
-        params = self.generative(self.prior.sample(num_samples, device, condition), condition)
+        params = self.generative(self.prior_latents(num_samples, device, condition), condition)
         return self.likelihood.mean(params) if mode == "mean" else self.likelihood.sample(params)
 
 

@@ -37,15 +37,14 @@ class ColumnReconstructionLoss(Callback):
 
 @torch.no_grad()
 def column_reconstruction_loss(module: L.LightningModule, split, batch_size: int) -> torch.Tensor:
-    """Mean over the split's rows of -log p(x_c|z) per column, z = mean + std * eval_noise(row): (columns,) float64."""
+    """Mean over the split's rows of -log p(x_c|z) per column, z ~ q(z|x) with eval_noise(row): (columns,) float64."""
     vae: VAE = module.vae  # type: ignore[assignment]  # nn.Module types its attributes as Tensor | Module
     total = torch.zeros(len(vae.likelihood.column_names), dtype=torch.float64)  # type: ignore[arg-type]  # a list, typed by nn.Module as Tensor | Module
     for start in range(0, len(split), batch_size):
         index = torch.arange(start, min(start + batch_size, len(split)))
         rows = split.rows(index)
         x, condition = rows.x.to(module.device), None if rows.condition is None else rows.condition.to(module.device)
-        q = vae.inference(x, condition)
-        z = q.loc + q.scale * module.eval_noise(index).to(device=module.device, dtype=x.dtype)
+        z = vae.latents(x, module.eval_noise(index).to(device=module.device, dtype=x.dtype), condition).z
         per_column = vae.likelihood.column_log_prob(x, vae.generative(z, condition))
         if rows.mask is not None:
             per_column = per_column * vae.likelihood.observed_columns(rows.mask.to(module.device))

@@ -123,12 +123,14 @@ class Pictures(Callback):
         return datamodule.split("val").rows(slice(0, count)).to(next(vae.parameters()).device)
 
     def prior_draws(self, vae: VAE, datamodule: InMemoryDataModule, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The same `count` draws z ~ N(0, I) every time (seeded), and conditions to decode them with (None
-        for an unconditional VAE; a conditional prior's own draws are left out so the codes stay fixed), on the model's device."""
+        """`count` draws z ~ p(z|c), the same every time for the same weights (seeded), and the conditions c they
+        were drawn with (None for an unconditional VAE; else drawn from the training rows), on the model's device."""
         device = next(vae.parameters()).device
-        z = torch.randn(count, vae.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         condition = datamodule.draw_conditions(count, self.seed)
-        return z.to(device), None if condition is None else condition.to(device)
+        condition = None if condition is None else condition.to(device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            return vae.prior_latents(count, device, condition), condition
 
     def draw_reconstructions(self, vae: VAE, datamodule: InMemoryDataModule) -> torch.Tensor:
         rows = self.examples(vae, datamodule, self.num_examples)

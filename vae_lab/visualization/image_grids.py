@@ -20,7 +20,7 @@ def decode(vae: VAE, z: torch.Tensor, condition: torch.Tensor | None = None) -> 
 @torch.no_grad()
 def encode(vae: VAE, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
     """Posterior means E_q[z|x, c]: x (n, *data_shape) -> (n, latent_dim)."""
-    return vae.inference(x, condition).loc
+    return vae.posterior_parameters(x, condition)[0]
 
 
 def repeat_rows(condition: torch.Tensor | None, times: int) -> torch.Tensor | None:

@@ -35,7 +35,7 @@ def check_projection(projection: str, latent_dim: int, key: str) -> str:
 def posterior_means(vae: VAE, x: torch.Tensor, batch_size: int = 1000, condition: torch.Tensor | None = None) -> torch.Tensor:
     """E_q[z|x, c]: x (n, *data_shape) (condition (n, width) or None) on the VAE's device -> (n, latent_dim) on the CPU."""
     conditions = [None] * len(x.split(batch_size)) if condition is None else condition.split(batch_size)
-    return torch.cat([vae.inference(chunk, c).loc.cpu() for chunk, c in zip(x.split(batch_size), conditions)])
+    return torch.cat([vae.posterior_parameters(chunk, c)[0].cpu() for chunk, c in zip(x.split(batch_size), conditions)])
 
 
 def project(means: torch.Tensor, projection: str) -> tuple[torch.Tensor, tuple[str, str]]:
