@@ -113,7 +113,7 @@ class HierarchicalVAE(VAE):
         estimates = self.ladder.estimates(*self.encoded(x, condition))
         if noise is None and z is None:
             noise = torch.randn(len(x), self.latent_dim, device=x.device, dtype=x.dtype)
-        draws = (noise if z is None else z).split(self.layer_dims, dim=-1)  # type: ignore[union-attr]  # one of them is set
+        draws = (noise if z is None else z).split(self.layer_dims, dim=-1)
         layers: list[LatentLayer] = []
         for layer in reversed(range(len(self.layer_dims))):
             p = None if not layers else self.ladder.conditional_prior(layer, layers[0].z, condition)
