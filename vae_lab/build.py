@@ -118,6 +118,7 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs
         kl_schedule=build_kl_schedule(cfg),
         recon_weight=cfg.model.recon_weight,
         free_bits=cfg.model.free_bits,
+        free_bits_per=cfg.model.get("free_bits_per", "dimension"),
         objective=cfg.model.objective,
         iwae_k=cfg.model.iwae_k,
         eval_seed=cfg.seed,

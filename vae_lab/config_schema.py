@@ -51,6 +51,7 @@ class ModelSettings:
     beta: NonNegative = 1.0
     recon_weight: NonNegative = 1.0
     free_bits: NonNegative = 0.0
+    free_bits_per: Literal["dimension", "layer"] = "dimension"
     objective: Literal["elbo", "iwae"] = "elbo"
     iwae_k: AtLeastOne = 5
     compile: bool = False

@@ -57,15 +57,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if written:
             log.info("added eval/%s/* to the run's %s", cfg.split, " and ".join(written))
     log.info(
-        "%s: log-likelihood %.2f nats (K=%d), NLL %.2f, ELBO %.2f, gap %.2f, %d/%d active units | %s",
+        "%s: log-likelihood %.2f nats (K=%d), NLL %.2f, ELBO %.2f, gap %.2f, active units %s (per layer, z_1 first) | %s",
         cfg.split,
         result.log_likelihood,
         settings.iwae_samples,
         result.nll,
         result.elbo,
         result.gap,
-        result.active_units,
-        len(result.kl_per_dim),
+        ", ".join(f"{units}/{dims}" for units, dims in zip(result.active_units_per_layer, result.layer_dims)),
         output,
     )
     return report

@@ -6,7 +6,8 @@ All values are nats per example, averaged over the split:
 - ``log_likelihood``: the importance-sampled estimate of log p(x) with K = ``iwae_samples``;
   ``nll`` = -log_likelihood; ``bits_per_dim`` = nll / (D ln 2) for D data dimensions;
 - ``gap`` = log_likelihood - elbo, an estimate of KL(q(z|x) || p(z|x));
-- ``kl_per_dim``, ``active_units``: latent usage (``latent_usage``);
+- ``kl_per_dim``, ``active_units``: latent usage (``latent_usage``); ``layer_dims``, ``kl_per_layer`` and
+  ``active_units_per_layer``: the same for each stochastic layer, z_1 first (one entry for a one-layer VAE);
 - ``amortization_gap`` = ELBO(refined q) - ELBO(amortized q) and ``approximation_gap`` =
   log_likelihood - ELBO(refined q), on the first ``refine_examples`` examples (``amortization_gap``);
 - ``fidelity``: what the data module's ``sample_fidelity`` says about samples from the prior.
@@ -81,6 +82,9 @@ class SplitEvaluation:
     kl_per_dim: list[float]
     active_units: int
     active_unit_threshold: float
+    layer_dims: list[int]
+    kl_per_layer: list[float]
+    active_units_per_layer: list[int]
     amortization_gap: float | None
     approximation_gap: float | None
     refine: dict[str, Any]
@@ -105,7 +109,10 @@ class SplitEvaluation:
     def metrics(self) -> dict[str, float]:
         """The scalar metrics, for loggers."""
         names = ("elbo", "recon_loss", "kl", "log_likelihood", "nll", "bits_per_dim", "gap", "active_units", "amortization_gap", "approximation_gap")
-        return {name: float(getattr(self, name)) for name in names if getattr(self, name) is not None}
+        scalars = {name: float(getattr(self, name)) for name in names if getattr(self, name) is not None}
+        per_layer = {f"kl_layer/{layer}": kl for layer, kl in enumerate(self.kl_per_layer, start=1)}
+        per_layer |= {f"active_units_layer/{layer}": float(units) for layer, units in enumerate(self.active_units_per_layer, start=1)}
+        return scalars | per_layer
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, headline numbers first (eval.json)."""
@@ -163,6 +170,9 @@ def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, setting
         kl_per_dim=usage.kl_per_dim,
         active_units=usage.active_units,
         active_unit_threshold=settings.active_unit_threshold,
+        layer_dims=list(vae.layer_dims),
+        kl_per_layer=usage.kl_per_layer,
+        active_units_per_layer=usage.active_units_per_layer,
         amortization_gap=refined.get("amortization_gap"),
         approximation_gap=refined.get("approximation_gap"),
         refine={key: value for key, value in refined.items() if not key.endswith("_gap")},

@@ -1,7 +1,8 @@
 """A hierarchical VAE: L stochastic layers, a bottom-up inference path and a shared top-down path.
 
     p(x, z) = p(x|z_1) p(z_1|z_2) ... p(z_{L-1}|z_L) p(z_L)
-    q(z|x)  = q(z_L|x) q(z_{L-1}|z_L, x) ... q(z_1|z_2, x)            (top-down inference)
+    q(z|x)  = q(z_L|x) q(z_{L-1}|z_L, x) ... q(z_1|z_2, x)            (top-down inference, the default)
+    q(z|x)  = q(z_1|x) q(z_2|z_1) ... q(z_L|z_{L-1})                  (bottom-up inference, Burda et al. 2016)
 
 As the Ladder VAE (Sønderby et al. 2016): the bottom-up path turns x into an estimate N(m_l, v_l) for each
 layer (the encoder gives layer 1's; ``Ladder.bottom_up`` cells each next one), and the top-down path,
@@ -10,7 +11,8 @@ posterior of a lower layer weighs the two by their precisions,
 
     q(z_l | z_{l+1}, x) = N((m_l / v_l + mu_l / s_l^2) / (1 / v_l + 1 / s_l^2),  1 / (1 / v_l + 1 / s_l^2)),
 
-so it is the prior, corrected by what x says. The top layer's q(z_L|x) = N(m_L, v_L) and its prior is the
+so it is the prior, corrected by what x says. With ``inference="bottom_up"`` the bottom-up cells instead map a
+drawn z_l to q(z_{l+1} | z_l), as in Burda et al.'s two-layer models. The top layer's q(z_L|x) = N(m_L, v_L) and its prior is the
 model's ``prior`` module (N(0, I), or p(z_L|c) for a conditional VAE). The decoder reads z_1.
 
 Everything else (the ELBO, importance sampling, evaluation, sampling, pictures) is ``VAE``'s: this model
@@ -20,6 +22,7 @@ with latent_dim = sum of ``layer_dims``.
 """
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -61,14 +64,17 @@ class Ladder(nn.Module):
 
     def __init__(
         self, latent_dim: AtLeastOne, upper_dims: Sequence[AtLeastOne] = (32,), hidden_sizes: Sequence[AtLeastOne] = (256,), activation: Activation = "gelu",
-        condition_dim: int = 0,
+        inference: Literal["top_down", "bottom_up"] = "top_down", condition_dim: int = 0,
     ) -> None:  # fmt: skip
         super().__init__()
         self.layer_dims = (latent_dim, *upper_dims)
+        self.inference = inference
         self.condition_dim = condition_dim
         lower, upper = self.layer_dims[:-1], self.layer_dims[1:]
-        # bottom_up[l]: layer l+1's estimate (mean, log_var) -> layer l+2's; top_down[l]: z_{l+2} -> p(z_{l+1} | z_{l+2})
-        self.bottom_up = nn.ModuleList(Cell(2 * below, above, hidden_sizes, activation) for below, above in zip(lower, upper))
+        # bottom_up[l]: layer l+1's estimate (mean, log_var) -> layer l+2's (bottom-up inference: z_{l+1} -> q(z_{l+2} | z_{l+1}));
+        # top_down[l]: z_{l+2} -> p(z_{l+1} | z_{l+2})
+        reads = 2 if inference == "top_down" else 1
+        self.bottom_up = nn.ModuleList(Cell(reads * below, above, hidden_sizes, activation) for below, above in zip(lower, upper))
         self.top_down = nn.ModuleList(Cell(above + condition_dim, below, hidden_sizes, activation) for below, above in zip(lower, upper))
 
     def estimates(self, mean: torch.Tensor, log_var: torch.Tensor) -> list[Normal]:
@@ -109,17 +115,31 @@ class HierarchicalVAE(VAE):
         return HierarchicalVAE(encoder, self.decoder, self.likelihood, self.prior, self.ladder)
 
     def latents(self, x: torch.Tensor, noise: torch.Tensor | None = None, condition: torch.Tensor | None = None, z: torch.Tensor | None = None) -> Latents:
-        """Top-down: z_L ~ q(z_L|x), then each z_l ~ q(z_l | z_{l+1}, x); arguments as ``VAE.latents``."""
-        estimates = self.ladder.estimates(*self.encoded(x, condition))
+        """z ~ q(z|x), layer by layer in the ladder's order of inference; arguments as ``VAE.latents``."""
         if noise is None and z is None:
             noise = torch.randn(len(x), self.latent_dim, device=x.device, dtype=x.dtype)
-        draws = (noise if z is None else z).split(self.layer_dims, dim=-1)
+        parts = (noise if z is None else z).split(self.layer_dims, dim=-1)  # noise, or the latents to evaluate
+
+        def drawn(q: Normal, part: torch.Tensor) -> torch.Tensor:
+            return q.loc + q.scale * part if z is None else part
+
         layers: list[LatentLayer] = []
-        for layer in reversed(range(len(self.layer_dims))):
-            p = None if not layers else self.ladder.conditional_prior(layer, layers[0].z, condition)
-            q = estimates[layer] if p is None else precision_weighted(estimates[layer], p)
-            z_layer = q.loc + q.scale * draws[layer] if z is None else draws[layer]
-            layers.insert(0, LatentLayer(z_layer, q, p))
+        if self.ladder.inference == "top_down":  # z_L ~ q(z_L|x), then z_l ~ q(z_l | z_{l+1}, x)
+            estimates = self.ladder.estimates(*self.encoded(x, condition))
+            for layer in reversed(range(len(self.layer_dims))):
+                p = None if not layers else self.ladder.conditional_prior(layer, layers[0].z, condition)
+                q = estimates[layer] if p is None else precision_weighted(estimates[layer], p)
+                layers.insert(0, LatentLayer(drawn(q, parts[layer]), q, p))
+        else:  # z_1 ~ q(z_1|x), then z_{l+1} ~ q(z_{l+1} | z_l); each lower layer's KL is then a one-sample estimate
+            mean, log_var = self.encoded(x, condition)
+            q = Normal(mean, torch.exp(0.5 * log_var), validate_args=False)
+            for layer in range(len(self.layer_dims)):
+                if layer:
+                    q = self.ladder.bottom_up[layer - 1](layers[-1].z)
+                layers.append(LatentLayer(drawn(q, parts[layer]), q))
+            for layer in range(len(self.layer_dims) - 1):
+                layers[layer].p = self.ladder.conditional_prior(layer, layers[layer + 1].z, condition)
+                layers[layer].closed_form_kl = False
         return Latents(layers, self.prior, condition)
 
     def posterior_parameters(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

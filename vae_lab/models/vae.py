@@ -28,12 +28,22 @@ class LatentLayer:
 
     z: (..., batch, dim) the draw; q: q(z_l | z_{>l}, x, c) and p: p(z_l | z_{>l}, c), Normals whose batch
     shape broadcasts to z's. The top layer's prior is the model's ``prior`` module (p is None there), so a
-    prior without a Normal form (a mixture, the VampPrior) serves as the top of any model.
+    prior without a Normal form (a mixture, the VampPrior) serves as the top of any model. The closed form of
+    KL(q(z_l | .) || p(z_l | z_{l+1})) estimates the layer's KL only where z_{l+1} was drawn before z_l (top-down
+    inference); where z_l was drawn first (bottom-up inference), ``closed_form_kl`` is False.
     """
 
     z: torch.Tensor
     q: Normal
     p: Normal | None = None
+    closed_form_kl: bool = True  # KL(q || p) in closed form at the drawn upper layers; False: log q(z_l) - log p(z_l) at z
+
+    def kl_per_dim(self) -> torch.Tensor:
+        """The KL of this lower layer per dimension: (..., batch, dim)."""
+        assert self.p is not None, "the top layer's KL is the prior module's"
+        if self.closed_form_kl:
+            return torch.distributions.kl_divergence(self.q, self.p)
+        return self.q.log_prob(self.z) - self.p.log_prob(self.z)
 
 
 @dataclass
@@ -71,15 +81,15 @@ class Latents:
     def kl(self) -> torch.Tensor:
         """KL(q(z|x, c) || p(z|c)), a one-sample estimate over the upper layers' draws: (..., batch).
 
-        Each lower layer contributes KL(q(z_l | z_{>l}, x) || p(z_l | z_{>l})) in closed form at the drawn
-        z_{>l}; the top layer the prior's ``kl`` (closed form where the prior has one)."""
-        lower = (torch.distributions.kl_divergence(layer.q, layer.p).sum(dim=-1) for layer in self.layers[:-1] if layer.p is not None)
+        Each lower layer contributes its ``LatentLayer.kl_per_dim``; the top layer the prior's ``kl`` (closed
+        form where the prior has one)."""
+        lower = (layer.kl_per_dim().sum(dim=-1) for layer in self.layers[:-1])
         return sum_layers([self.prior.kl(self.top.q, self.top.z, self.condition), *lower])
 
     def kl_per_dim(self) -> torch.Tensor:
         """KL per latent dimension, layers side by side as in ``z``: (..., batch, latent_dim). The top layer's
         is the prior's ``kl_per_dim`` (to N(0, 1) for priors without a closed form: then it does not sum to ``kl``)."""
-        per_layer = [torch.distributions.kl_divergence(layer.q, layer.p) for layer in self.layers[:-1] if layer.p is not None]
+        per_layer = [layer.kl_per_dim() for layer in self.layers[:-1]]
         per_layer.append(self.prior.kl_per_dim(self.top.q, self.condition))
         shape = torch.broadcast_shapes(*(kl.shape[:-1] for kl in per_layer))
         return torch.cat([kl.expand(*shape, kl.shape[-1]) for kl in per_layer], dim=-1)

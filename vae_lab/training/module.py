@@ -4,6 +4,8 @@ Training minimizes, per batch (Kingma et al. 2016 for free bits):
 
     loss = recon_weight * mean_x recon_loss + kl_weight * sum_d max(free_bits, mean_x KL_d)
 
+with d each latent dimension, or each stochastic layer of a hierarchical VAE (``free_bits_per="layer"``).
+
 kl_weight follows the KL schedule (``kl_schedules``: constant, warm-up, cyclical) up to ``beta``.
 With ``objective="iwae"`` the loss is instead the negative importance-weighted bound with K samples
 (Burda et al. 2016), -log (1/K) sum_k p(x|z_k) [p(z_k) / q(z_k|x)]^kl_weight, logged as ``iwae_bound``
@@ -14,7 +16,7 @@ checkpoint is never one picked mid-warm-up for its small KL weight.
 
 Logged per stage (``train/``, ``val/``, ``test/``): ``loss``, ``elbo``, ``recon_loss``, ``kl`` (the
 true KL), ``beta`` (train: the weight of the step; val/test: the weight their loss uses), in nats
-per example. Validation and test values are exact means over the whole split (torchmetrics sums,
+per example; ``train/kl_layer/<l>``, the KL of each stochastic layer (z_1 is layer 1). Validation and test values are exact means over the whole split (torchmetrics sums,
 synchronized across DDP processes), computed with fixed noise per example.
 """
 
@@ -41,7 +43,7 @@ class VAEModule(L.LightningModule):
     optimizer: a partial taking the parameters (Hydra ``_partial_: true``).
     scheduler: None, or Lightning's lr-scheduler dict whose ``scheduler`` is a partial taking the optimizer.
     kl_schedule: (global step, epoch progress) -> KL weight, reaching ``kl_schedule.beta``; default constant 1.
-    free_bits: nats per latent dimension of KL that cost nothing (0: off).
+    free_bits: nats of KL per latent dimension (or per layer, `free_bits_per` ``layer``) that cost nothing (0: off).
     objective: ``elbo`` or ``iwae`` (the importance-weighted bound with ``iwae_k`` samples).
     """
 
@@ -53,6 +55,7 @@ class VAEModule(L.LightningModule):
         kl_schedule: KLSchedule | None = None,
         recon_weight: float = 1.0,
         free_bits: float = 0.0,
+        free_bits_per: str = "dimension",
         objective: str = "elbo",
         iwae_k: int = 5,
         eval_seed: int = 0,
@@ -63,7 +66,7 @@ class VAEModule(L.LightningModule):
         self.scheduler_config = scheduler
         self.kl_schedule = kl_schedule or Constant(1.0)
         self.beta = self.kl_schedule.beta
-        self.recon_weight, self.free_bits = recon_weight, free_bits  # ranges: config_schema.ModelSettings
+        self.recon_weight, self.free_bits, self.free_bits_per = recon_weight, free_bits, free_bits_per  # ranges: config_schema.ModelSettings
         self.objective = check_objective(objective, iwae_k, self.recon_weight, self.free_bits)
         self.iwae_k = iwae_k
         self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
@@ -90,12 +93,13 @@ class VAEModule(L.LightningModule):
     def training_loss(self, terms: ELBOTerms, kl_weight: float) -> torch.Tensor:
         """The minimized objective on a batch (a scalar); see the module docstring.
 
-        Free bits clamp each dimension's batch-mean KL at ``free_bits``: below it the KL term has no
-        gradient, above it the gradient is unchanged. They need the per-dimension KL to N(0, I).
+        Free bits clamp each dimension's (or layer's) batch-mean KL at ``free_bits``: below it the KL term has
+        no gradient, above it the gradient is unchanged. They need the per-dimension KL to N(0, I).
         With free_bits = 0 this is the batch mean of recon_weight * recon_loss + kl_weight * kl.
         """
         if self.free_bits > 0:
-            kl = terms.kl_per_dim.mean(dim=0).clamp_min(self.free_bits).sum()
+            groups = terms.kl_per_dim if self.free_bits_per == "dimension" else terms.kl_per_layer()
+            kl = groups.mean(dim=0).clamp_min(self.free_bits).sum()
         else:
             kl = terms.kl.mean()
         return self.recon_weight * terms.recon_loss.mean() + kl_weight * kl
@@ -117,6 +121,7 @@ class VAEModule(L.LightningModule):
                 with torch.no_grad():
                     terms = self.vae.elbo_terms(x, mask, condition=condition)
             summaries = {"loss": loss, "elbo": terms.elbo.mean(), "recon_loss": terms.recon_loss.mean(), "kl": terms.kl.mean()}
+            summaries |= {f"kl_layer/{number}": kl for number, kl in enumerate(terms.kl_per_layer().mean(dim=0), start=1)}
             self.log_dict({f"train/{k}": v for k, v in summaries.items()} | {"train/beta": kl_weight}, on_step=True, on_epoch=False)
         return loss
 
