@@ -23,7 +23,8 @@ SUMMARY_KEY = "collapse/warning"
 
 class CollapseMonitor(Callback):
     """Logs ``val/active_units``, ``val/kl_dim/<d>`` (KL of latent dimension d, nats), and per stochastic layer
-    ``val/kl_layer/<l>`` and ``val/active_units_layer/<l>`` (z_1 is layer 1) every validation epoch, and warns when fewer than ``min_active_units`` units have been active, or the total KL has
+    ``val/kl_layer/<l>`` and ``val/active_units_layer/<l>`` (z_1 is layer 1) every validation epoch, and warns
+    when fewer than ``min_active_units`` units have been active, or the total KL has
     stayed under ``kl_epsilon`` nats, for ``patience`` validation epochs in a row (one epoch of a
     healthy run that has not yet found its latent space is not a warning); in a hierarchy, also when one of
     its layers has had no active unit for ``patience`` epochs, naming the layer.

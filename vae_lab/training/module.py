@@ -16,7 +16,8 @@ checkpoint is never one picked mid-warm-up for its small KL weight.
 
 Logged per stage (``train/``, ``val/``, ``test/``): ``loss``, ``elbo``, ``recon_loss``, ``kl`` (the
 true KL), ``beta`` (train: the weight of the step; val/test: the weight their loss uses), in nats
-per example; ``train/kl_layer/<l>``, the KL of each stochastic layer (z_1 is layer 1). Validation and test values are exact means over the whole split (torchmetrics sums,
+per example; ``train/kl_layer/<l>``, the KL of each stochastic layer (z_1 is layer 1). Validation and test
+values are exact means over the whole split (torchmetrics sums,
 synchronized across DDP processes), computed with fixed noise per example.
 """
 
