@@ -1,7 +1,9 @@
 """``vae-lab encode``: the posterior q(z|x) = N(mean, diag(exp(log_var))) of every example of a split.
 
 Writes an .npz with ``mean`` and ``log_var`` (n, latent_dim) float32, ``y`` (n,) labels (-1 where the
-data has none) and ``index`` (n,) row numbers in the split, for plots and downstream models.
+data has none), ``index`` (n,) row numbers in the split, and ``layer_dims``, the width of each stochastic
+layer (z_1 first; one entry for a one-layer VAE), for plots and downstream models. A hierarchical VAE's
+columns are its layers side by side, each layer's q(z_l | z_{l+1}, x) taken with the layers above at their means.
 """
 
 import logging
@@ -26,7 +28,7 @@ def encode(cfg: DictConfig) -> Path:
     split = run.datamodule.split(cfg.split)
     output = output_path(cfg, run, f"latents_{cfg.split}.npz")
     mean, log_var = posterior_parameters(run.vae.to(device).eval(), split, cfg.batch_size, device)
-    arrays = {"mean": mean.numpy(), "log_var": log_var.numpy(), "y": split.y.numpy(), "index": np.arange(len(split))}
+    arrays = {"mean": mean.numpy(), "log_var": log_var.numpy(), "y": split.y.numpy(), "index": np.arange(len(split)), "layer_dims": np.array(run.vae.layer_dims)}
     replace_atomically(output, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]  # numpy stubs mistype **arrays  # a file object: numpy adds no suffix
     log.info("wrote %s: %d examples x %d latent dimensions (%s split)", output, len(split), run.vae.latent_dim, cfg.split)
     return output
