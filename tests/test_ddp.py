@@ -1,15 +1,20 @@
 """DDP through the real CLI: two CPU processes (gloo) per job, one run directory, exact synchronized metrics, disjoint data."""
 
+import csv
 import json
 from pathlib import Path
 
 import lightning as L
 import pytest
+import torch
 from conftest import TINY, compose_train, read_results, run_cli
 
 from vae_lab.build import build_trainer
 from vae_lab.checkpoints import load_run
 from vae_lab.errors import ConfigError
+from vae_lab.evaluation.example_noise import example_noise
+from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
+from vae_lab.evaluation.latent_usage import latent_usage
 
 PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for the CLI subprocess
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
@@ -26,6 +31,9 @@ def ddp_sweep(tmp_path_factory):
             "trainer=ddp_cpu",
             "seed=0,1",
             *RING,
+            "callbacks=[default,val_log_likelihood]",
+            "callbacks.val_log_likelihood.every_n_epochs=1",
+            "callbacks.val_log_likelihood.num_samples=10",
             "+callbacks.rows._target_=lightning_probes.RecordTrainingRows",
             f"+callbacks.rows.folder={cwd}/rows/seed${{seed}}",
         ],
@@ -75,6 +83,23 @@ def test_ddp_test_elbo_equals_a_single_process_evaluation_of_the_same_checkpoint
         single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         for key in ("test/elbo", "test/recon_loss", "test/kl", "test/loss"):
             assert single[key] == pytest.approx(results[key], rel=1e-4)
+
+
+def test_ddp_whole_split_sums_equal_a_single_process_pass(ddp_sweep):
+    """val/log_likelihood and the collapse monitor's usage: each process sums its own rows, then one all-reduce (split_sums)."""
+    _, sweep_dir = ddp_sweep
+    for job in ("0", "1"):
+        with open(sweep_dir / job / "metrics.csv") as file:
+            last = [row for row in csv.DictReader(file) if row.get("val/log_likelihood")][-1]
+        _, datamodule, module = load_run(sweep_dir / job / "checkpoints" / "last.ckpt")
+        val, seed = datamodule.split("val"), module.eval_seed
+        with torch.no_grad():
+            noise = example_noise(torch.arange(len(val)), 10, module.vae.latent_dim, seed)
+            expected = importance_sampled_log_likelihood(module.vae, val.x, 10, 10, noise=noise).double().mean().item()
+        usage = latent_usage(module.vae, [val.x])
+        assert float(last["val/log_likelihood"]) == pytest.approx(expected, rel=1e-5)
+        assert float(last["val/kl_layer/1"]) == pytest.approx(usage.kl, rel=1e-5)
+        assert float(last["val/active_units"]) == usage.active_units
 
 
 def test_ddp_on_gpus_this_machine_lacks_is_one_message(tmp_path):

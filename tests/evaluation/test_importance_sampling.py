@@ -71,4 +71,4 @@ def test_example_noise_is_owned_by_each_example():
     together = example_noise(torch.tensor([5, 9, 2]), 4, 3, seed=1)
     assert together.shape == (4, 3, 3)
     assert torch.equal(together[:, 1], example_noise(torch.tensor([9]), 4, 3, seed=1)[:, 0])
-    assert not torch.equal(together[:, 0], example_noise(torch.tensor([5]), 4, 3, seed=1, stream=1)[:, 0])
+    assert not torch.equal(together[:, 0], example_noise(torch.tensor([5]), 4, 3, seed=1, stream="refinement")[:, 0])

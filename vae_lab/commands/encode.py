@@ -28,7 +28,8 @@ def encode(cfg: DictConfig) -> Path:
     split = run.datamodule.split(cfg.split)
     output = output_path(cfg, run, f"latents_{cfg.split}.npz")
     mean, log_var = posterior_parameters(run.vae.to(device).eval(), split, cfg.batch_size, device)
-    arrays = {"mean": mean.numpy(), "log_var": log_var.numpy(), "y": split.y.numpy(), "index": np.arange(len(split)), "layer_dims": np.array(run.vae.layer_dims)}
+    arrays = {"mean": mean.numpy(), "log_var": log_var.numpy(), "y": split.y.numpy(), "index": np.arange(len(split))}
+    arrays["layer_dims"] = np.array(run.vae.layer_dims)
     replace_atomically(output, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]  # numpy stubs mistype **arrays  # a file object: numpy adds no suffix
     log.info("wrote %s: %d examples x %d latent dimensions (%s split)", output, len(split), run.vae.latent_dim, cfg.split)
     return output

@@ -76,7 +76,7 @@ def refine_posterior(
     refined = vae.with_encoder(FreePosterior(mean, log_var))
     optimizer = torch.optim.Adam(refined.encoder.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))  # small last steps: less noise
-    noise = example_noise(index, steps * mc_samples, vae.latent_dim, seed, stream=2).to(x.device, x.dtype)
+    noise = example_noise(index, steps * mc_samples, vae.latent_dim, seed, "refinement").to(x.device, x.dtype)
     with frozen(vae), torch.enable_grad():
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)

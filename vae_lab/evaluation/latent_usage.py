@@ -59,22 +59,28 @@ def latent_usage(vae: VAE, batches: Iterable[torch.Tensor | tuple[torch.Tensor, 
 
     Accumulates in float64, so the result does not depend on how the data is batched.
     """
-    count = 0
-    kl_sum = mean_sum = mean_square_sum = None
+    totals: dict[str, torch.Tensor] = {}
     for batch in batches:
         x, condition = batch if isinstance(batch, tuple) else (batch, None)
-        latents = vae.latents(x, torch.zeros(len(x), vae.latent_dim, device=x.device, dtype=x.dtype), condition)
-        kl = latents.kl_per_dim().double().sum(0)
-        mean = latents.z.double()  # with noise 0, every layer's draw is its posterior mean
-        if kl_sum is None:
-            kl_sum, mean_sum, mean_square_sum = kl, mean.sum(0), (mean**2).sum(0)
-        else:
-            kl_sum += kl
-            mean_sum += mean.sum(0)
-            mean_square_sum += (mean**2).sum(0)
-        count += len(x)
-    if count == 0:
+        for name, value in usage_sums(vae, x, condition).items():
+            totals[name] = totals.get(name, 0) + value
+    return usage_from_sums(totals, threshold, vae.layer_dims)
+
+
+@torch.no_grad()
+def usage_sums(vae: VAE, x: torch.Tensor, condition: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One batch's sums over examples, float64: ``count``, ``kl`` and ``mean``, ``mean_square`` of the posterior means (latent_dim,)."""
+    latents = vae.latents(x, torch.zeros(len(x), vae.latent_dim, device=x.device, dtype=x.dtype), condition)
+    mean = latents.z.double()  # with noise 0, every layer's draw is its posterior mean
+    count = torch.tensor(float(len(x)), dtype=torch.float64, device=x.device)
+    return {"count": count, "kl": latents.kl_per_dim().double().sum(0), "mean": mean.sum(0), "mean_square": (mean**2).sum(0)}
+
+
+def usage_from_sums(sums: dict[str, torch.Tensor], threshold: float, layer_dims: tuple[int, ...]) -> LatentUsage:
+    """The usage of all examples whose ``usage_sums`` were added up in `sums`."""
+    if not sums or sums["count"].item() == 0:
         raise ValueError("latent_usage needs at least one example")
-    average = mean_sum / count
-    variance = (mean_square_sum / count - average**2).clamp_min(0)
-    return LatentUsage((kl_sum / count).tolist(), variance.tolist(), threshold, vae.layer_dims)
+    count = sums["count"]
+    average = sums["mean"] / count
+    variance = (sums["mean_square"] / count - average**2).clamp_min(0)
+    return LatentUsage((sums["kl"] / count).tolist(), variance.tolist(), threshold, layer_dims)

@@ -39,7 +39,6 @@ from vae_lab.models.vae import VAE
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 30.0
-SAMPLE_STREAM = 0  # example_noise streams: the ELBO's draws and the importance samples share stream 0
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,7 @@ def _elbo_terms_of_batch(
 ):
     """ELBO, recon_loss and kl of one batch (batch,) in float64 on the CPU; `index` keys each example's draws."""
     x, mask, condition = _to(device, x, mask, condition)
-    noise = example_noise(index, settings.elbo_samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
+    noise = example_noise(index, settings.elbo_samples, vae.latent_dim, settings.seed, "importance_samples").to(device, x.dtype)
     terms = [vae.elbo_terms(x, mask, eps, condition) for eps in noise]
     recon_loss = torch.stack([t.recon_loss for t in terms]).double().mean(0).cpu()
     kl = torch.stack([t.kl for t in terms]).double().mean(0).cpu()
@@ -235,7 +234,7 @@ def log_likelihood_per_example(vae: VAE, data: Split, settings: EvalSettings, de
     last_report = time.perf_counter()
     for index, x, mask, condition in _batches(data, batch_size):
         x, mask, condition = _to(device, x, mask, condition)
-        noise = example_noise(index, samples, vae.latent_dim, settings.seed, SAMPLE_STREAM).to(device, x.dtype)
+        noise = example_noise(index, samples, vae.latent_dim, settings.seed, "importance_samples").to(device, x.dtype)
         result[index] = importance_sampled_log_likelihood(vae, x, samples, chunk_size, mask, noise, condition).double().cpu()
         if time.perf_counter() - last_report > PROGRESS_EVERY_S:
             last_report = time.perf_counter()

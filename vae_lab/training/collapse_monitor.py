@@ -14,7 +14,9 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
 from vae_lab.config_schema import AtLeastOne, NonNegative, NonNegativeInt
-from vae_lab.evaluation.latent_usage import LatentUsage, latent_usage
+from vae_lab.evaluation.latent_usage import LatentUsage, usage_from_sums, usage_sums
+from vae_lab.models.vae import VAE
+from vae_lab.training.split_sums import split_sums
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ class CollapseMonitor(Callback):
 
     A warning is a log line and the W&B summary field ``collapse/warning`` (the latest warning, a short
     text). A unit is active when Var_x(E_q[z_d | x]) > ``active_threshold`` (Burda et al. 2016).
-    Every process computes the same numbers from the whole validation split (no communication under
-    DDP); only rank 0 writes the warning.
+    The numbers are of the whole validation split, summed over the DDP processes by ``split_sums``, so every
+    process holds the same; only rank 0 writes the warning.
     """
 
     def __init__(
@@ -65,10 +67,11 @@ class CollapseMonitor(Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        val = trainer.datamodule.split("val")
-        moved = (rows.to(module.device) for _, rows in val.batches(trainer.datamodule.eval_batch_size))
-        batches = ((rows.x, rows.condition) for rows in moved)
-        usage = latent_usage(module.vae, batches, self.active_threshold)  # type: ignore[arg-type]  # a VAE, typed by nn.Module as Tensor | Module
+        vae: VAE = module.vae  # type: ignore[assignment]  # nn.Module types its attributes as Tensor | Module
+        sums = split_sums(
+            trainer, trainer.datamodule.split("val"), trainer.datamodule.eval_batch_size, lambda _, rows: usage_sums(vae, rows.x, rows.condition), module.device
+        )
+        usage = usage_from_sums(sums, self.active_threshold, vae.layer_dims)
         layers = usage.layers()
         metrics = {"val/active_units": float(usage.active_units)}
         for number, layer in enumerate(layers, start=1):

@@ -31,8 +31,8 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from vae_lab.errors import ConfigError, TrainingDiverged
+from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.models.vae import VAE, ELBOTerms
-from vae_lab.training.fixed_noise import FixedNoise
 from vae_lab.training.kl_schedules import Constant, KLSchedule
 
 TERMS = ("loss", "elbo", "recon_loss", "kl")
@@ -70,8 +70,7 @@ class VAEModule(L.LightningModule):
         self.recon_weight, self.free_bits, self.free_bits_per = recon_weight, free_bits, free_bits_per  # ranges: config_schema.ModelSettings
         self.objective = check_objective(objective, iwae_k, self.recon_weight, self.free_bits)
         self.iwae_k = iwae_k
-        self.eval_noise = FixedNoise(vae.latent_dim, eval_seed)
-        self.eval_iwae_noise = FixedNoise(iwae_k * vae.latent_dim, eval_seed + 1)
+        self.eval_seed = eval_seed
         terms = TERMS + (("iwae_bound",) if objective == "iwae" else ())
         self.eval_metrics = nn.ModuleDict({stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")})
 
@@ -86,6 +85,14 @@ class VAEModule(L.LightningModule):
             raise TypeError(f"VAEModule.load_from_checkpoint takes no overrides ({', '.join(kwargs)}): the checkpoint's config rebuilds the model")
         module = load_run(checkpoint_path)[2]
         return module.to(map_location) if map_location is not None else module
+
+    def eval_noise(self, index: torch.Tensor) -> torch.Tensor:
+        """Validation's and test's draw for each example (``example_noise``): index (batch,) -> (batch, latent_dim) on the CPU."""
+        return example_noise(index.cpu(), 1, self.vae.latent_dim, self.eval_seed, "validation")[0]
+
+    def eval_iwae_noise(self, index: torch.Tensor) -> torch.Tensor:
+        """Their iwae_k draws for the IWAE bound: index (batch,) -> (iwae_k, batch, latent_dim) on the CPU."""
+        return example_noise(index.cpu(), self.iwae_k, self.vae.latent_dim, self.eval_seed, "validation_iwae")
 
     def loss(self, terms: ELBOTerms) -> torch.Tensor:
         """The target objective per example, (batch,): recon_weight * recon_loss + beta * kl (final beta)."""
@@ -164,7 +171,6 @@ class VAEModule(L.LightningModule):
         per_example = {"loss": self.loss(terms), "elbo": terms.elbo, "recon_loss": terms.recon_loss, "kl": terms.kl}
         if self.objective == "iwae":
             iwae_noise = self.eval_iwae_noise(batch["index"]).to(device=self.device, dtype=batch["x"].dtype)
-            iwae_noise = iwae_noise.view(len(noise), self.iwae_k, -1).transpose(0, 1)  # (K, batch, latent_dim)
             bound = self.vae.iwae_bound(batch["x"], self.iwae_k, batch.get("mask"), iwae_noise, kl_weight=self.beta, condition=condition)
             per_example |= {"iwae_bound": bound, "loss": -bound}
         for term, values in per_example.items():

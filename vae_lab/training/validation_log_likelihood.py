@@ -5,9 +5,9 @@ Off by default; ``vae-lab train 'callbacks=[default,val_log_likelihood]'`` turns
 validation example, so keep K small (100) and N large; ``vae-lab eval`` reports the K = 1000 or 5000
 numbers after training.
 
-Exact under DDP: each process evaluates its own shard of the validation split (the data module
-gives every example to exactly one process), the sums are all-reduced, and each example's draws
-are its own (``example_noise``), so the value equals a single-process evaluation.
+Exact under DDP: the sums over the validation split are ``split_sums``' (each process its own rows,
+all-reduced), and each example's draws are its own (``example_noise``), so the value equals a
+single-process evaluation.
 """
 
 import lightning as L
@@ -15,10 +15,12 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from vae_lab.config_schema import AtLeastOne, Positive
+from vae_lab.data.in_memory import Split
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
 from vae_lab.models.vae import VAE
+from vae_lab.training.split_sums import split_sums
 
 
 class ValidationLogLikelihood(Callback):
@@ -35,27 +37,12 @@ class ValidationLogLikelihood(Callback):
             return
         vae: VAE = module.vae  # type: ignore[assignment]  # nn.Module types its attributes as Tensor | Module
         examples_per_pass, chunk_size = pass_shape(self.num_samples, decodes_per_pass(vae, module.device, self.memory_budget_mb))
-        total = torch.zeros((), dtype=torch.float64, device=module.device)
-        count = torch.zeros((), dtype=torch.float64, device=module.device)
-        loaders = trainer.val_dataloaders
+
+        def batch_sums(index: torch.Tensor, rows: Split) -> dict[str, torch.Tensor]:
+            noise = example_noise(index, self.num_samples, vae.latent_dim, self.seed).to(module.device, rows.x.dtype)
+            log_likelihood = importance_sampled_log_likelihood(vae, rows.x, self.num_samples, chunk_size, rows.mask, noise, rows.condition)
+            return {"log_likelihood": log_likelihood.double().sum(), "count": torch.tensor(float(len(index)), device=module.device)}
+
         with torch.inference_mode():
-            for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
-                for batch in loader:
-                    for index, x, mask, condition in _passes(batch, examples_per_pass):
-                        x = x.to(module.device)
-                        mask, condition = (None if t is None else t.to(module.device) for t in (mask, condition))
-                        noise = example_noise(index, self.num_samples, vae.latent_dim, self.seed).to(x.device, x.dtype)
-                        log_likelihood = importance_sampled_log_likelihood(vae, x, self.num_samples, chunk_size, mask, noise, condition)
-                        total += log_likelihood.double().sum()
-                        count += len(index)
-        total = trainer.strategy.reduce(total, reduce_op="sum")
-        count = trainer.strategy.reduce(count, reduce_op="sum")
-        module.log("val/log_likelihood", (total / count).float(), on_step=False, on_epoch=True, sync_dist=False)
-
-
-def _passes(batch: dict[str, torch.Tensor], size: int):
-    """(index, x, mask, condition) of a validation batch, `size` examples at a time."""
-    mask, condition = batch.get("mask"), batch.get("condition")
-    for start in range(0, len(batch["x"]), size):
-        rows = slice(start, start + size)
-        yield batch["index"][rows], batch["x"][rows], None if mask is None else mask[rows], None if condition is None else condition[rows]
+            sums = split_sums(trainer, trainer.datamodule.split("val"), examples_per_pass, batch_sums, module.device)
+        module.log("val/log_likelihood", (sums["log_likelihood"] / sums["count"]).float(), on_step=False, on_epoch=True, sync_dist=False)
