@@ -61,9 +61,7 @@ class Latents:
     @property
     def z(self) -> torch.Tensor:
         """Every layer's z side by side, z_1 first: (..., batch, latent_dim)."""
-        draws = [layer.z for layer in self.layers]
-        shape = torch.broadcast_shapes(*(z.shape[:-1] for z in draws))
-        return torch.cat([z.expand(*shape, z.shape[-1]) for z in draws], dim=-1)
+        return side_by_side([layer.z for layer in self.layers])
 
     @property
     def top(self) -> LatentLayer:
@@ -91,8 +89,16 @@ class Latents:
         is the prior's ``kl_per_dim`` (to N(0, 1) for priors without a closed form: then it does not sum to ``kl``)."""
         per_layer = [layer.kl_per_dim() for layer in self.layers[:-1]]
         per_layer.append(self.prior.kl_per_dim(self.top.q, self.condition))
-        shape = torch.broadcast_shapes(*(kl.shape[:-1] for kl in per_layer))
-        return torch.cat([kl.expand(*shape, kl.shape[-1]) for kl in per_layer], dim=-1)
+        return side_by_side(per_layer)
+
+
+def side_by_side(per_layer: list[torch.Tensor]) -> torch.Tensor:
+    """Per-layer tensors (..., dim_l), broadcast to one leading shape, joined on the last axis; one layer's as it is
+    (no copy: the one-layer VAE's training step reads it)."""
+    if len(per_layer) == 1:
+        return per_layer[0]
+    shape = torch.broadcast_shapes(*(part.shape[:-1] for part in per_layer))
+    return torch.cat([part.expand(*shape, part.shape[-1]) for part in per_layer], dim=-1)
 
 
 def sum_layers(terms) -> torch.Tensor:
