@@ -4,7 +4,9 @@
 
 Loops (all train the pytorch/examples VAE, 784-400-20 ReLU MLP, Bernoulli likelihood, Adam 1e-3, batch 128):
 - vae_lab eager / compiled: `Trainer.fit` on our MNIST data module (uint8 in memory, whole-batch
-  gathering), with our optimizer config (Adam with fused=true), without and with model.compile;
+  gathering), with our optimizer config (Adam with fused=true), without and with model.compile; and
+  compiled with `trainer.precision=bf16-mixed` (bfloat16 matrix products: AMX or AVX-512 BF16 on a CPU
+  that has them; not the same arithmetic as the float32 loops, so a row apart);
 - raw eager / raw compiled: a hand-written loop over shuffled in-memory float tensors with
   pytorch/examples' optimizer (`optim.Adam(params, lr=1e-3)`), the second with the loss torch.compile'd;
 - raw compiled, fused Adam: the same loop with our optimizer setting, the floor of what any platform adds;
@@ -59,7 +61,7 @@ class SkipWarmUpEpoch(TrainingThroughput):
             self.examples, self.seconds = 0, 0.0
 
 
-def time_vae_lab(data_dir: Path, epochs: int, compile: bool, accelerator: str = "cpu") -> tuple[int, float]:
+def time_vae_lab(data_dir: Path, epochs: int, compile: bool, accelerator: str = "cpu", precision: str = "32-true") -> tuple[int, float]:
     torch.manual_seed(0)
     datamodule = MNISTDataModule(data_dir=str(data_dir), val_size=5000, download=False, batch_size=BATCH)
     vae = pytorch_examples_vae().compile_math() if compile else pytorch_examples_vae()
@@ -77,6 +79,7 @@ def time_vae_lab(data_dir: Path, epochs: int, compile: bool, accelerator: str = 
         log_every_n_steps=50,
         use_distributed_sampler=False,
         callbacks=[throughput],
+        precision=precision,
     )
     trainer.fit(module, datamodule=datamodule)
     return throughput.examples, throughput.seconds
@@ -161,6 +164,8 @@ def main() -> None:
     for compile in (False, True):
         examples, seconds = time_vae_lab(args.data_dir, args.epochs, compile)
         rates[f"vae_lab {'compiled' if compile else 'eager'}"] = examples / seconds
+    examples, seconds = time_vae_lab(args.data_dir, args.epochs, compile=True, precision="bf16-mixed")
+    rates["vae_lab compiled, bf16-mixed"] = examples / seconds
     datamodule = MNISTDataModule(data_dir=str(args.data_dir), val_size=5000, download=False)
     datamodule.setup()
     train_x = datamodule.split("train").x

@@ -55,6 +55,7 @@ def test_eval_cli_writes_eval_json_beside_the_checkpoint_and_logs_to_the_run(tra
     assert provenance["dataset"] == "mnist" and provenance["pixels"] == "dynamic" and "dynamic" in provenance["binarization"]
     assert (provenance["split"], provenance["examples"], provenance["iwae_samples"], provenance["seed"]) == ("test", 200, 200, 0)
     assert provenance["checkpoint"] == str(checkpoint) and provenance["global_step"] == 20
+    assert provenance["compiled"] is False  # compile=auto: 200 x 200 decodes do not repay a compilation
     assert sorted(p.name for p in cwd.iterdir()) == ["run"]  # no run directory, no log file in the working directory
 
     header, *rows = (run_dir / "metrics.csv").read_text().splitlines()

@@ -88,7 +88,7 @@ class FromCheckpointSettings:
 @dataclass
 class EvalCommandSettings(FromCheckpointSettings):
     split: Literal["train", "val", "test"] = "test"
-    compile: bool | None = None
+    compile: bool | Literal["auto"] | None = "auto"
     log_to_run: bool = True
 
 

@@ -9,7 +9,7 @@ from test_latent_usage import ConstructedEncoder
 from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.linear_gaussian import LinearGaussian, analytic_elbo
-from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
+from vae_lab.evaluation.split_evaluation import COMPILE_FROM_DECODES, EvalSettings, compilation_pays_off, evaluate_split, examples_to_evaluate
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood
 from vae_lab.models.priors import StandardNormalPrior
@@ -132,3 +132,13 @@ def test_unknown_settings_and_splits_are_refused():
         EvalSettings.from_config({"iwae_k": 5}, seed=0)
     with pytest.raises(ConfigError, match="unknown split 'valid'; choose one of: train, val, test"):
         evaluate_split(MODEL.vae(), TensorData(MODEL.sample(5)), "valid", settings())
+
+
+def test_compile_auto_compiles_cpu_evaluations_of_many_decodes_only():
+    data = unlabelled(torch.zeros(400, 3))
+    paper = EvalSettings(iwae_samples=5000)
+    assert examples_to_evaluate(data, paper) == 400 and examples_to_evaluate(data, EvalSettings(max_examples=10)) == 10
+    assert 400 * 5000 >= COMPILE_FROM_DECODES and compilation_pays_off(400, paper, torch.device("cpu"))
+    assert not compilation_pays_off(399, paper, torch.device("cpu"))  # 1,995,000 decodes
+    assert not compilation_pays_off(10_000, EvalSettings(iwae_samples=100), torch.device("cpu"))
+    assert not compilation_pays_off(10_000, paper, torch.device("cuda"))  # not measured on a GPU: as trained

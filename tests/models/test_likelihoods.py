@@ -5,7 +5,7 @@ import torch
 from torch.distributions import Bernoulli, Normal
 
 from vae_lab.errors import ConfigError, DataError
-from vae_lab.models.likelihoods import BernoulliLikelihood, GaussianLikelihood
+from vae_lab.models.likelihoods import BernoulliLikelihood, GaussianLikelihood, softplus
 from vae_lab.models.pixel_likelihoods import DiscretizedLogisticMixture
 
 SHAPE = (1, 6, 5)
@@ -32,6 +32,22 @@ def test_bernoulli_with_saturated_logits_stays_finite():
     x = torch.tensor([[0.0, 1.0]])
     log_p = BernoulliLikelihood((2,)).log_prob(x, logits)
     assert torch.isfinite(log_p).all() and torch.isclose(log_p, torch.tensor([-400.0]))
+
+
+def test_the_compiled_softplus_equals_softplus_and_so_the_compiled_bernoulli_is_normalized():
+    """softplus's compiled form max(l, 0) + log(1 + exp(-|l|)): the same values and gradients, saturated logits included."""
+    logits = torch.cat([torch.linspace(-120, 120, 2001), torch.tensor([-1e-6, 1e-6, 88.0, -88.0])]).double()
+    exact = torch.logaddexp(torch.zeros_like(logits), logits)  # log(1 + exp(l)), no threshold
+    for dtype, tolerance in ((torch.float64, 1e-13), (torch.float32, 2e-7)):
+        inputs = logits.to(dtype).requires_grad_()
+        compiled = torch.compile(softplus)(inputs)
+        (gradient,) = torch.autograd.grad(compiled.sum(), inputs)
+        torch.testing.assert_close(compiled.double(), exact, rtol=tolerance, atol=tolerance)
+        torch.testing.assert_close(gradient.double(), torch.sigmoid(logits), rtol=tolerance, atol=tolerance)
+    likelihood, four_pixel_logits = BernoulliLikelihood((4,)), torch.randn(1, 4)
+    all_x = torch.tensor([[(i >> b) & 1 for b in range(4)] for i in range(16)], dtype=torch.float)
+    total = torch.compile(likelihood.log_prob)(all_x, four_pixel_logits.expand(16, 4)).exp().sum()
+    assert torch.isclose(total, torch.tensor(1.0), atol=1e-5)
 
 
 def test_bernoulli_rejects_data_outside_unit_interval():

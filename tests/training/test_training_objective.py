@@ -2,6 +2,7 @@
 
 from functools import partial
 
+import lightning as L
 import pandas as pd
 import pytest
 import torch
@@ -107,3 +108,13 @@ def test_settings_that_do_not_fit_together_fail_when_the_model_is_built(override
     with pytest.raises(ConfigError) as error:
         build_module(cfg, data_shape=(2,))
     assert message in str(error.value)
+
+
+def test_a_barebones_trainer_trains_without_logging():
+    """Trainer(barebones=True), Lightning's fastest loop, sets log_every_n_steps=0: the plan then logs nothing."""
+    module = module_with_means([0.5, -0.5], free_bits=0.0)
+    data = torch.utils.data.DataLoader([{"x": row} for row in torch.randn(16, 2)], batch_size=4)
+    before = module.vae.encoder.means.detach().clone()
+    trainer = L.Trainer(barebones=True, max_steps=3, accelerator="cpu", devices=1)
+    trainer.fit(module, train_dataloaders=data)
+    assert trainer.global_step == 3 and not torch.equal(module.vae.encoder.means, before)

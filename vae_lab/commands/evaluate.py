@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 import vae_lab
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
 from vae_lab.commands.train import write_json
-from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
+from vae_lab.evaluation.split_evaluation import EvalSettings, compilation_pays_off, evaluate_split, examples_to_evaluate
 from vae_lab.run_logs import log_to_run
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     settings = EvalSettings.from_config(typing.cast(dict[str, Any], OmegaConf.to_container(cfg.eval)), cfg.seed)
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg)
-    run.datamodule.split(cfg.split)  # an unknown split is refused before any work
+    examples = examples_to_evaluate(run.datamodule.split(cfg.split), settings)  # an unknown split is refused before any work
+    if cfg.compile == "auto" and not run.vae.math_compiled and compilation_pays_off(examples, settings, device):
+        log.info("compiling the model's math: %d examples x K=%d decodes repay it on a CPU (compile=false to skip)", examples, settings.iwae_samples)
+        run.vae.compile_math()
     output = output_path(cfg, run, "eval.json")
     log.info("evaluating %s on the %s split (K=%d, device %s)", run.path, cfg.split, settings.iwae_samples, device)
 
@@ -39,6 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "epoch": run.epoch,
             "global_step": run.global_step,
             "device": str(device),
+            "compiled": run.vae.math_compiled,
             "vae_lab_version": vae_lab.__version__,
         },
         "wall_time_s": round(time.time() - started, 2),

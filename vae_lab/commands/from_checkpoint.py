@@ -76,7 +76,8 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
     stored = run_config(checkpoint).data
     moved = {"data_dir": cfg.get("data_dir"), "path": cfg.get("data_path")}
     overrides = {key: str(value) for key, value in moved.items() if value and key in stored}
-    config, datamodule, module = load_run(path, overrides, cfg.get("compile"), checkpoint)
+    compile = cfg.get("compile")  # true | false; null or eval's auto: as the run was trained
+    config, datamodule, module = load_run(path, overrides, compile if isinstance(compile, bool) else None, checkpoint)
     return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
 
 

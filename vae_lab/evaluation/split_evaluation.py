@@ -39,6 +39,11 @@ from vae_lab.models.vae import VAE
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 30.0
+# Where compiling the model's math pays for itself in an evaluation on a CPU: compiled, a decode of the
+# importance-sampled log-likelihood costs about half of an eager one (benchmarks/eval_iwae.py, the
+# pytorch_examples model, K = 5000, 2 threads: 1.46x its FLOP limit on the 10,000 test digits, against 2.42x
+# eager on the first 1,000), and compiling costs about 5 CPU-seconds, repaid after about a million decodes.
+COMPILE_FROM_DECODES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,17 @@ class SplitEvaluation:
         return first | content
 
 
+def compilation_pays_off(examples: int, settings: EvalSettings, device: torch.device) -> bool:
+    """True where compiling the model's math is measured to make this evaluation faster (``compile=auto``):
+    a CPU evaluation of at least COMPILE_FROM_DECODES decodes (examples x K). Not measured on a GPU."""
+    return device.type == "cpu" and examples * settings.iwae_samples >= COMPILE_FROM_DECODES
+
+
+def examples_to_evaluate(data: Split, settings: EvalSettings) -> int:
+    """How many of `data`'s examples the evaluation reads (the first ``max_examples``, or all)."""
+    return len(data) if settings.max_examples is None else min(settings.max_examples, len(data))
+
+
 def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu") -> SplitEvaluation:
     """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``).
 
@@ -136,7 +152,7 @@ def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, setting
     device = torch.device(device)
     vae = vae.to(device).eval()
     data = datamodule.split(split)
-    count = len(data) if settings.max_examples is None else min(settings.max_examples, len(data))
+    count = examples_to_evaluate(data, settings)
     if count == 0:
         raise ConfigError(f"split '{split}' has no examples to evaluate")
     data = data.rows(torch.arange(count))

@@ -139,7 +139,8 @@ class VAEModule(L.LightningModule):
         ``self.log`` costs far more than this model's step on a CPU, so train metrics are only
         computed and logged on the steps that are written anyway.
         """
-        return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.global_step + 1) % every == 0
 
     def on_fit_start(self) -> None:
         """On a CPU, stop torch from opening NVML on every optimizer step.
