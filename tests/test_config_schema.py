@@ -68,6 +68,8 @@ BAD_COMMANDS = [
     ["train", "data=ring", "likelihood=gaussian", "trainer.strategy=warp_drive"],  # Lightning's Trainer refuses it when built
     ["train", "data=ring", "likelihood=gaussian", "callbacks=early_stopping", "callbacks.early_stopping.mode=sideways"],  # Lightning refuses it
     ["train", "logger=csv_wandb", "+logger.csv.flush_every=3"],
+    ["train", "scheduler=null"],  # Hydra spells "no choice" ~scheduler
+    ["train", "experiment=burda_vae", "~scheduler", "+scheduler.scheduler.lr_lambda.epoch_scale=0.5"],  # settings, no scheduler
     ["eval", "ckpt_path=model.ckpt", "split=valid"],
     ["eval", "ckpt_path=model.ckpt", "eval.iwae_samples=0"],
     ["eval", "ckpt_path=model.ckpt", "compile=maybe"],

@@ -10,6 +10,7 @@ Hydra reports config composition errors the same way.
 
 import atexit
 import importlib
+import importlib.resources
 import importlib.util
 import logging
 import os
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     quiet_third_party()
     make_sweeper_plugin_visible()
+    refuse_null_group_choices(name, rest)
     if name == "sample":  # condition.label=7 adds a key to the empty condition node: Hydra spells that +condition.label=7
         rest = [f"+{arg}" if arg.startswith("condition.") else arg for arg in rest]
     sys.argv = [sys.argv[0], *rest]  # Hydra parses sys.argv
@@ -76,6 +78,17 @@ def main(argv: list[str] | None = None) -> None:
         composition_error = isinstance(stop.__context__, (HydraException, OmegaConfBaseException))
         exit_without_teardown(2 if stop.code == 1 and composition_error else stop.code)
     exit_without_teardown(0)
+
+
+def refuse_null_group_choices(command: str, overrides: list[str]) -> None:
+    """``scheduler=null``: Hydra (1.1 and later) drops a config group's choice with ``~scheduler`` and answers
+    ``group=null`` with a traceback; say so in one message and exit with status 2."""
+    groups = {entry.name for entry in importlib.resources.files("vae_lab.conf").iterdir() if entry.is_dir()}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+") in groups and value == "null":
+            print(f"vae-lab {command}: {override} is not a choice; drop the {key.lstrip('+')} group's choice with ~{key.lstrip('+')}", file=sys.stderr)
+            sys.exit(2)
 
 
 def exit_without_teardown(code: int | str | None) -> None:

@@ -164,8 +164,34 @@ def check_config(cfg: DictConfig) -> None:
     if settings is not None:
         scalars = {key: value for key, value in _container(cfg).items() if key in {f.name for f in fields(settings)}}
         validated(settings, scalars)
+    for group in BUILT_GROUPS:
+        check_group_is_chosen(cfg, group)
     for key, node in target_nodes(cfg):
         check_target_node(node, key)
+
+
+# The config groups whose every option builds something (a ``_target_`` at some depth of the node).
+BUILT_GROUPS = ("data", "likelihood", "encoder", "decoder", "prior", "hierarchy", "optimizer", "scheduler")
+
+
+def check_group_is_chosen(cfg: DictConfig, group: str) -> None:
+    """Refuse settings of a group with no option chosen: what an experiment sets for, say, the scheduler stays
+    after ``~scheduler`` drops its choice, and would reach the code as a node that builds nothing."""
+    node = cfg.get(group)
+    if isinstance(node, DictConfig) and len(node) > 0 and next(target_nodes(node), None) is None:
+        settings = [f"{group}.{key}" for key in _leaf_keys(node)]
+        raise ConfigError(
+            f"{group} has settings ({', '.join(settings)}) but no {group} is chosen: choose one ({group}=NAME; "
+            f"`vae-lab {cfg.get('task_name', 'train')} --help` lists them) or drop the settings ({' '.join('~' + key for key in settings)})"
+        )
+
+
+def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for name in node.keys():
+        value = node[name]
+        keys += _leaf_keys(value, f"{prefix}{name}.") if isinstance(value, DictConfig) else [f"{prefix}{name}"]
+    return keys
 
 
 def target_nodes(node: Any, key: str = "") -> typing.Iterator[tuple[str, DictConfig]]:
