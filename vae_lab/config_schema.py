@@ -188,7 +188,7 @@ def check_group_is_chosen(cfg: DictConfig, group: str) -> None:
 
 def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
     keys = []
-    for name in node.keys():
+    for name in map(str, node.keys()):
         value = node[name]
         keys += _leaf_keys(value, f"{prefix}{name}.") if isinstance(value, DictConfig) else [f"{prefix}{name}"]
     return keys
