@@ -86,8 +86,9 @@ def refuse_null_group_choices(command: str, overrides: list[str]) -> None:
     groups = {entry.name for entry in importlib.resources.files("vae_lab.conf").iterdir() if entry.is_dir()}
     for override in overrides:
         key, _, value = override.partition("=")
-        if key.lstrip("+") in groups and value == "null":
-            print(f"vae-lab {command}: {override} is not a choice; drop the {key.lstrip('+')} group's choice with ~{key.lstrip('+')}", file=sys.stderr)
+        group = key.lstrip("+")
+        if group in groups and value == "null":
+            print(f"vae-lab {command}: {override} is not a choice; drop the {group} group's choice with ~{group}", file=sys.stderr)
             sys.exit(2)
 
 
