@@ -10,7 +10,12 @@ Loops (all train the pytorch/examples VAE, 784-400-20 ReLU MLP, Bernoulli likeli
 - raw eager / raw compiled: a hand-written loop over shuffled in-memory float tensors with
   pytorch/examples' optimizer (`optim.Adam(params, lr=1e-3)`), the second with the loss torch.compile'd;
 - raw compiled, fused Adam: the same loop with our optimizer setting, the floor of what any platform adds;
-- dataloader: the pytorch/examples style: torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL).
+- dataloader: the pytorch/examples style: torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL);
+- raw eager, denormals flushed: the raw eager loop with what every vae-lab command sets first
+  (``vae_lab.cli.flush_denormals_to_zero``), to tell that setting's share from the loop's.
+Each loop runs in a fresh process of its own (this script with ``--loop NAME``): the vae_lab loops with
+denormals flushed, as ``vae-lab train`` runs them, the plain loops as PyTorch runs by default (the setting
+is per thread and inherited when torch's thread pool starts, so one process cannot run both).
 The FLOP limit is the matmul FLOPs of one training example (forward and both backward products of every
 linear layer) divided into the rate of exactly those matrix products, measured here in the same run.
 Each loop runs one warm-up epoch (which pays for compilation), then `--epochs` timed epochs over the same
@@ -19,9 +24,13 @@ Each loop runs one warm-up epoch (which pays for compilation), then `--epochs` t
 
 import argparse
 import gzip
+import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +38,7 @@ import lightning as L
 import torch
 from torchvision import datasets, transforms
 
+from vae_lab.cli import flush_denormals_to_zero
 from vae_lab.data.images import MNISTDataModule
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.encoders import MLPEncoder
@@ -39,6 +49,7 @@ from vae_lab.training.module import VAEModule
 from vae_lab.training.throughput import TrainingThroughput
 
 BATCH = 128
+TRAINING_EXAMPLES = 55_000  # MNIST's 60,000 training images less the 5,000 the data module holds out
 SHAPE = (1, 28, 28)
 
 
@@ -152,33 +163,61 @@ def flop_limit(vae: VAE, seconds: float = 3.0) -> tuple[float, float]:
     return flops_per_example, rate / flops_per_example
 
 
+def training_images(data_dir: Path) -> torch.Tensor:
+    """The training images of the vae_lab loops, as floats in [0, 1]: (TRAINING_EXAMPLES, 1, 28, 28)."""
+    datamodule = MNISTDataModule(data_dir=str(data_dir), val_size=5000, download=False)
+    datamodule.setup()
+    return datamodule.split("train").x
+
+
+# name: (flushes denormals, runs (data_dir, epochs) -> (examples, seconds))
+LOOPS: dict[str, tuple[bool, Callable[[Path, int], tuple[int, float]]]] = {
+    "vae_lab eager": (True, lambda data_dir, epochs: time_vae_lab(data_dir, epochs, compile=False)),
+    "vae_lab compiled": (True, lambda data_dir, epochs: time_vae_lab(data_dir, epochs, compile=True)),
+    "vae_lab compiled, bf16-mixed": (True, lambda data_dir, epochs: time_vae_lab(data_dir, epochs, compile=True, precision="bf16-mixed")),
+    "raw eager": (False, lambda data_dir, epochs: time_raw_loop(training_images(data_dir), epochs, compile=False)),
+    "raw compiled": (False, lambda data_dir, epochs: time_raw_loop(training_images(data_dir), epochs, compile=True)),
+    "raw compiled, fused Adam": (False, lambda data_dir, epochs: time_raw_loop(training_images(data_dir), epochs, compile=True, fused=True)),
+    "raw eager, denormals flushed": (True, lambda data_dir, epochs: time_raw_loop(training_images(data_dir), epochs, compile=False)),
+    "dataloader (torchvision + ToTensor + DataLoader)": (False, lambda data_dir, epochs: time_dataloader_loop(data_dir, epochs, TRAINING_EXAMPLES)),
+}
+
+
+def run_loop(name: str, args: argparse.Namespace) -> float:
+    """samples/s of one loop, timed in a fresh process (this script with --loop)."""
+    command = [sys.executable, __file__, "--data-dir", str(args.data_dir), "--epochs", str(args.epochs), "--threads", str(args.threads), "--loop", name]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        sys.exit(f"loop {name!r} failed:\n{finished.stderr[-3000:]}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])["samples_per_s"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--loop", choices=list(LOOPS), help="time this loop only, in this process (prints JSON)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.loop is not None:
+        flushes_denormals, timed = LOOPS[args.loop]
+        if flushes_denormals:
+            flush_denormals_to_zero()  # before the first tensor operation, as the vae-lab command does
+        torch.set_num_threads(args.threads)
+        examples, seconds = timed(args.data_dir, args.epochs)
+        print(json.dumps({"samples_per_s": examples / seconds}))
+        return
 
     rates = {}
-    for compile in (False, True):
-        examples, seconds = time_vae_lab(args.data_dir, args.epochs, compile)
-        rates[f"vae_lab {'compiled' if compile else 'eager'}"] = examples / seconds
-    examples, seconds = time_vae_lab(args.data_dir, args.epochs, compile=True, precision="bf16-mixed")
-    rates["vae_lab compiled, bf16-mixed"] = examples / seconds
-    datamodule = MNISTDataModule(data_dir=str(args.data_dir), val_size=5000, download=False)
-    datamodule.setup()
-    train_x = datamodule.split("train").x
-    for name, compile, fused in (("raw eager", False, False), ("raw compiled", True, False), ("raw compiled, fused Adam", True, True)):
-        examples, seconds = time_raw_loop(train_x, args.epochs, compile, fused)
-        rates[name] = examples / seconds
-    examples, seconds = time_dataloader_loop(args.data_dir, args.epochs, len(train_x))
-    rates["dataloader (torchvision + ToTensor + DataLoader)"] = examples / seconds
+    for name in LOOPS:
+        rates[name] = run_loop(name, args)
+        print(f"{name}: {rates[name]:,.0f} samples/s", flush=True)
+    torch.set_num_threads(args.threads)
     flops, limit = flop_limit(pytorch_examples_vae())
     rates["FLOP limit (matmul probe)"] = limit
 
     print(
-        f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {len(train_x)} examples, {args.threads} threads; "
+        f"\nTraining throughput, batch {BATCH}, {args.epochs} epochs of {TRAINING_EXAMPLES:,} examples, {args.threads} threads; "
         f"{flops / 1e6:.2f} MFLOP per example, matmuls at {limit * flops / 1e9:.0f} GFLOP/s"
     )
     print("| loop | samples/s | vae_lab eager / loop | vae_lab compiled / loop |\n|---|---:|---:|---:|")

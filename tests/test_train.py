@@ -137,6 +137,29 @@ def test_help_config_and_override_errors_answer_before_torch_and_lightning_are_i
         assert not {"torch", "lightning", "vae_lab.commands.train"} & imported, args
 
 
+@pytest.mark.parametrize("flushed", [False, True])
+def test_commands_compute_denormals_as_zeros_in_every_thread(flushed):
+    """What run_command sets before a command's first tensor operation holds in both of torch's threads;
+    without it (PyTorch's default) a denormal float32 stays itself."""
+    script = "\n".join(
+        [
+            "import torch",
+            "from vae_lab.cli import flush_denormals_to_zero",
+            "flush_denormals_to_zero()" if flushed else "",
+            "torch.set_num_threads(2)",
+            "x = torch.full((1 << 22,), 1e-39)  # a denormal float32, multiplied in chunks by both threads",
+            "print((x * 1.0).count_nonzero().item(), (x.view(2048, 2048) @ torch.ones(2048, 8)).count_nonzero().item())",
+        ]
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=cli_environment(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    nonzero_products, nonzero_matmul = map(int, result.stdout.split())
+    if flushed:
+        assert (nonzero_products, nonzero_matmul) == (0, 0)
+    else:
+        assert nonzero_products == 1 << 22 and nonzero_matmul == 2048 * 8
+
+
 def test_help_lists_commands_and_groups(tmp_path):
     top = run_cli(["--help"], cwd=tmp_path)
     assert top.returncode == 0 and all(f"  {name} " in top.stdout for name in ("train", "eval", "sample", "encode"))

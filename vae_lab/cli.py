@@ -127,9 +127,28 @@ def make_sweeper_plugin_visible() -> None:
 
 def run_command(cfg: DictConfig) -> Any:
     """The Hydra task of every command (also in a launcher's process): import the command, run its task."""
+    flush_denormals_to_zero()
     module = importlib.import_module(COMMANDS[cfg.task_name][0])
     one_console()
     return run_reporting_errors(module.task, cfg)
+
+
+def flush_denormals_to_zero() -> None:
+    """Compute with denormal floats (float32 below 1.2e-38) as zeros on the CPU, as TensorFlow does by default.
+
+    A CPU takes tens to hundreds of times longer for arithmetic on a denormal, and training makes them: a
+    Bernoulli decoder drives the logits of pixels that are always 0 (MNIST's border) towards -100, whose
+    sigmoid (their gradient) is denormal, and Adam's moments of weights that stop receiving gradient decay
+    through them. Flushing them makes an epoch of ``experiment=pytorch_examples`` 13% faster on the
+    2-core CPU (benchmarks/whole_process.py) with the same test loss and K = 5000 log-likelihood to the
+    digits reported, and eager evaluation 17% faster (benchmarks/eval_iwae.py). The setting (x86's MXCSR)
+    is each thread's own and a new thread inherits its creator's: made here, before the command's first
+    tensor operation starts torch's thread pool, it holds in every thread of the pool. The Python API
+    leaves the user's process as it is (``torch.set_flush_denormal(True)`` at a script's top does the same).
+    """
+    import torch
+
+    torch.set_flush_denormal(True)
 
 
 def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:

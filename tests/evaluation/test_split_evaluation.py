@@ -135,10 +135,10 @@ def test_unknown_settings_and_splits_are_refused():
 
 
 def test_compile_auto_compiles_cpu_evaluations_of_many_decodes_only():
-    data = unlabelled(torch.zeros(400, 3))
+    data = unlabelled(torch.zeros(1000, 3))
     paper = EvalSettings(iwae_samples=5000)
-    assert examples_to_evaluate(data, paper) == 400 and examples_to_evaluate(data, EvalSettings(max_examples=10)) == 10
-    assert 400 * 5000 >= COMPILE_FROM_DECODES and compilation_pays_off(400, paper, torch.device("cpu"))
-    assert not compilation_pays_off(399, paper, torch.device("cpu"))  # 1,995,000 decodes
+    assert examples_to_evaluate(data, paper) == 1000 and examples_to_evaluate(data, EvalSettings(max_examples=10)) == 10
+    assert 1000 * 5000 >= COMPILE_FROM_DECODES and compilation_pays_off(1000, paper, torch.device("cpu"))
+    assert not compilation_pays_off(999, paper, torch.device("cpu"))  # 4,995,000 decodes
     assert not compilation_pays_off(10_000, EvalSettings(iwae_samples=100), torch.device("cpu"))
     assert not compilation_pays_off(10_000, paper, torch.device("cuda"))  # not measured on a GPU: as trained
