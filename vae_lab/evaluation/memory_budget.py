@@ -16,7 +16,7 @@ LIKELIHOOD_TEMPORARIES = 6  # parameters, repeated x, mask and elementwise log p
 # Compiled (VAE.compile_math), the likelihood's elementwise terms are fused into one reduction over the
 # decoder's output: nothing of the data's size is held but the output itself. Passes of the same budget
 # then hold about 4x the decodes for the pytorch_examples model, where the compiled evaluation runs faster
-# (benchmarks/eval_iwae.py, K = 5000 on the 10,000 test digits: 1.40x its FLOP limit with one thread);
+# (benchmarks/eval_iwae.py, K = 5000 on the 10,000 test digits: 1.40-1.45x its FLOP limit with one thread);
 # smaller passes are slower (`--memory-budget-mb`: each call has a fixed cost).
 COMPILED_LIKELIHOOD_TEMPORARIES = 0
 
