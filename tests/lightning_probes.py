@@ -61,3 +61,31 @@ class PreemptAtStep(Callback):
 
 class Preempted(Exception):
     pass
+
+
+class WaitForStopSignal(Callback):
+    """At global step `step` (of training, or of validation's first batch with ``during="validation"``), every
+    process waits until SIGTERM or SIGINT reaches it, then lets Lightning stop it; rank 0 writes `marker` when it
+    starts waiting, and the test sends the signal once the marker exists. A run that finds `marker` goes on."""
+
+    def __init__(self, step: int, marker: str, during: str = "training") -> None:
+        self.step, self.marker, self.during = step, Path(marker), during
+        self.armed = not self.marker.exists()
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if self.during == "training":
+            self.wait(trainer)
+
+    def on_validation_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if self.during == "validation" and batch_idx == 0 and not trainer.sanity_checking:
+            self.wait(trainer)
+
+    def wait(self, trainer: L.Trainer) -> None:
+        if not self.armed or trainer.global_step != self.step:
+            return
+        self.armed = False
+        if trainer.is_global_zero:
+            self.marker.write_text(f"{trainer.global_step}\n")
+        deadline = time.time() + 120
+        while not trainer.received_sigterm and time.time() < deadline:
+            time.sleep(0.05)  # Ctrl-C raises KeyboardInterrupt out of this sleep

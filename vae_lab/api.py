@@ -65,12 +65,13 @@ def train(overrides: Sequence[str] = (), config_name: str = "train") -> dict[str
         return train_run(cfg)
 
 
-def load_run(path: str | Path, compile: bool | None = None) -> "Run":
+def load_run(path: str | Path, compile: bool | None = None, trusted_modules: Sequence[str] = ()) -> "Run":
     """The trained run at `path`: a run directory (its best checkpoint, else ``checkpoints/last.ckpt``)
-    or a checkpoint file. compile: compile the model's math (None: as it was trained)."""
+    or a checkpoint file. compile: compile the model's math (None: as it was trained). Nothing in the file
+    runs code; trusted_modules: modules of your own whose classes its config may build (``vae_lab.checkpoints.read_checkpoint``)."""
     checkpoint = checkpoint_of(Path(path).expanduser()).absolute()
-    stored = read_checkpoint(checkpoint)
-    config, datamodule, module = load_checkpoint(checkpoint, compile=compile, checkpoint=stored)
+    stored = read_checkpoint(checkpoint, trusted_modules)
+    config, datamodule, module = load_checkpoint(checkpoint, compile=compile, checkpoint=stored, trusted_modules=trusted_modules)
     return Run(checkpoint, config, datamodule, module, stored.get("epoch", 0), stored.get("global_step", 0))
 
 

@@ -17,6 +17,7 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.io import CheckpointIO
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from vae_lab.config_schema import leaf_keys
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import ConfigError, VaeLabError
 from vae_lab.models.hierarchical import HierarchicalVAE
@@ -114,7 +115,7 @@ def build_module(cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs
     return VAEModule(
         build_vae(cfg, data_shape, likelihood_kwargs, condition_dim),
         optimizer=build_optimizer(cfg.optimizer),
-        scheduler=build(cfg.scheduler) if cfg.get("scheduler") else None,
+        scheduler=build_scheduler(cfg.scheduler, cfg.optimizer) if cfg.get("scheduler") else None,
         kl_schedule=build_kl_schedule(cfg),
         recon_weight=cfg.model.recon_weight,
         free_bits=cfg.model.free_bits,
@@ -135,6 +136,26 @@ def build_optimizer(node: DictConfig) -> Any:
         settings = ", ".join(f"optimizer.{key!s}={value}" for key, value in node.items() if not str(key).startswith("_"))
         raise ConfigError(f"optimizer ({node._target_}) refuses its settings {settings}: {error}") from None
     return factory
+
+
+TRIED_SCHEDULER_STEPS = 3
+
+
+def build_scheduler(node: DictConfig, optimizer: DictConfig) -> dict[str, Any]:
+    """The Lightning scheduler dict, its scheduler built and stepped on a stand-in optimizer: a value that fails in
+    the first steps (``scheduler.scheduler.T_max=0``) is one ConfigError naming the group's settings now, not a
+    traceback after an epoch. Values torch accepts stay accepted (a loss they make diverge is TrainingDiverged)."""
+    config = build(node)
+    try:
+        scheduler = config["scheduler"](build_optimizer(optimizer)([torch.nn.Parameter(torch.zeros(1))]))
+        for _ in range(TRIED_SCHEDULER_STEPS):
+            scheduler.optimizer.step()
+            scheduler.step(0.0) if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) else scheduler.step()
+    except (ArithmeticError, ValueError, TypeError, RuntimeError, KeyError) as error:
+        settings = ", ".join(f"scheduler.{key}={OmegaConf.select(node, key)}" for key in leaf_keys(node) if not key.rpartition(".")[2].startswith("_"))
+        problem = f"{type(error).__name__}: {error}" if isinstance(error, ArithmeticError) else str(error)
+        raise ConfigError(f"scheduler ({node.scheduler._target_}) fails in its first steps with {settings} ({problem}); check these values") from None
+    return config
 
 
 def build_kl_schedule(cfg: DictConfig) -> KLSchedule:

@@ -9,11 +9,14 @@ and ``vae_lab_format``; checkpoints of 0.2 carry no format number and are read a
 The number changes when a checkpoint of the new layout could not be read by the old code, or back.
 """
 
+import pickle
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import get_object
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -36,13 +39,30 @@ class RunConfigInCheckpoint(Callback):
         checkpoint[FORMAT_KEY] = FORMAT
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict at `path`, or a CheckpointError saying what is wrong with the file."""
+# The config nodes that loading a checkpoint instantiates, and the modules whose classes and functions they may name.
+INSTANTIATED_NODES = ("data", "encoder", "decoder", "likelihood", "prior", "hierarchy", "model", "optimizer", "scheduler")
+TRUSTED_MODULES = ("vae_lab", "torch.optim", "torchvision.datasets", "torchvision.transforms")
+TRUST_OPTION = "trusted_modules"
+
+
+def read_checkpoint(path: str | Path, trusted_modules: Iterable[str] = ()) -> dict[str, Any]:
+    """The checkpoint dict at `path`, or a CheckpointError saying what is wrong with the file.
+
+    Nothing in the file runs: it is unpickled with ``weights_only=True`` (tensors and plain containers only), and
+    every ``_target_`` that loading would instantiate must name a class or function of ``TRUSTED_MODULES`` or of
+    `trusted_modules` (a user's own, e.g. ``["my_package.datasets"]``: the ``trusted_modules=[...]`` option).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=PATH to a .ckpt file written by `vae-lab train`")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # weights_only refuses any object but tensors and plain containers
+        refused = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path} was refused: it holds objects that could run code when loaded ({refused}), so it is not a vae_lab checkpoint "
+            "(vae_lab writes only tensors and plain values). Nothing in it was run; use a checkpoint written by `vae-lab train`"
+        ) from None
     except Exception as error:  # torch.load raises many types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it may be truncated or not a checkpoint") from None
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
@@ -53,7 +73,54 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is a vae_lab checkpoint of format {found}, and this vae_lab ({vae_lab.__version__}) reads format {FORMAT}; "
             f"open it with the vae_lab version that wrote it (see CHANGELOG.md), or retrain with this one"
         )
+    check_targets(checkpoint[CONFIG_KEY], (*TRUSTED_MODULES, *trusted_modules), path)
     return checkpoint
+
+
+def check_targets(config: dict[str, Any], trusted_modules: Iterable[str], path: Path) -> None:
+    """A CheckpointError naming the first ``_target_`` of the instantiated nodes that is not in `trusted_modules`.
+
+    A target passes when its name lies in a trusted module *and* the object it resolves to was defined there, so
+    ``vae_lab.run_dir.shutil.rmtree`` (a trusted module's import of another) is refused. Untrusted modules are never imported.
+    """
+    trusted = tuple(trusted_modules)
+    for key, target in instantiated_targets(config):
+        defined_in = _defining_module(target) if _within(target, trusted) else None
+        if defined_in is None or not _within(defined_in, trusted):
+            raise CheckpointError(
+                f"{path} was refused: its config asks to build {key}._target_={target}, which is not a class of vae_lab, a torch "
+                f"optimizer or scheduler, or a torchvision dataset or transform. Nothing was run. If you trust where this checkpoint "
+                f"came from, name the module: {TRUST_OPTION}=[{target.rpartition('.')[0] or target}] (Python: vae_lab.load_run(path, {TRUST_OPTION}=[...]))"
+            )
+
+
+def instantiated_targets(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(key, target) of every ``_target_`` inside the nodes that loading a checkpoint instantiates."""
+
+    def walk(node: Any, key: str) -> Iterator[tuple[str, str]]:
+        if isinstance(node, dict):
+            if "_target_" in node:
+                yield key, str(node["_target_"])
+            for name, child in node.items():
+                yield from walk(child, f"{key}.{name}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                yield from walk(child, f"{key}[{index}]")
+
+    for name in INSTANTIATED_NODES:
+        yield from walk(config.get(name), name)
+
+
+def _within(name: str, modules: tuple[str, ...]) -> bool:
+    return any(name == module or name.startswith(module + ".") for module in modules)
+
+
+def _defining_module(target: str) -> str | None:
+    try:
+        found = get_object(target)
+    except Exception:  # not importable: refused like any untrusted target
+        return None
+    return getattr(found, "__module__", None)
 
 
 def run_config(checkpoint: dict[str, Any]) -> DictConfig:
@@ -61,16 +128,23 @@ def run_config(checkpoint: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(checkpoint[CONFIG_KEY])
 
 
-def load_run(path: str | Path, data_overrides: dict[str, Any] | None = None, compile: bool | None = None, checkpoint: dict[str, Any] | None = None):
+def load_run(
+    path: str | Path,
+    data_overrides: dict[str, Any] | None = None,
+    compile: bool | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    trusted_modules: Iterable[str] = (),
+):
     """Rebuild (config, data module, training plan with the checkpoint's weights) from a checkpoint.
 
     data_overrides: values replacing ``data.*`` entries of the stored config (e.g. another data_dir).
     compile: compile the model's math (``model.compile``); None: as the run was trained.
     checkpoint: the content of `path` if the caller has read it already (``read_checkpoint``).
+    trusted_modules: modules besides vae_lab's, torch's and torchvision's whose classes the stored config may build.
     """
     from vae_lab.build import build_datamodule, build_module  # avoid an import cycle at module load
 
-    checkpoint = checkpoint or read_checkpoint(path)
+    checkpoint = checkpoint or read_checkpoint(path, trusted_modules)
     cfg = run_config(checkpoint)
     for key, value in (data_overrides or {}).items():
         OmegaConf.update(cfg, f"data.{key}", value, merge=False)

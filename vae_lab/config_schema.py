@@ -67,6 +67,7 @@ class TrainSettings:
     seed: int = 0
     run_name: str | None = None
     ckpt_path: str | None = None
+    trusted_modules: list[str] = field(default_factory=list)
     optimized_metric: str | list[str] = "val/loss"
     continue_on_failure: bool = True
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -78,6 +79,7 @@ class FromCheckpointSettings:
 
     task_name: str = ""
     ckpt_path: str | None = None
+    trusted_modules: list[str] = field(default_factory=list)
     output: str | None = None
     seed: int = 0
     device: str = "auto"
@@ -128,10 +130,36 @@ class ImputationSettings:
 class ImputeCommandSettings(ImputationSettings):
     task_name: str = "impute"
     ckpt_path: str | None = None
+    trusted_modules: tuple[str, ...] = ()
     input: str | None = None
     output: str | None = None
     encoding: str | None = None
     device: str = "auto"
+
+
+def _gpus_per_node(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise ValueError("must be at least 1 (sbatch refuses a job with no task per node); for a job without GPUs use cluster=slurm_cpu")
+    return value
+
+
+@dataclass
+class ClusterSettings:
+    """The ``cluster`` node (conf/cluster/slurm.yaml, slurm_cpu.yaml): values sbatch would refuse are refused before submission."""
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    nodes: AtLeastOne = 1
+    gpus_per_node: Annotated[int | None, AfterValidator(_gpus_per_node)] = 1
+    cpus_per_gpu: AtLeastOne = 8
+    tasks_per_node: AtLeastOne = 1
+    cpus_per_task: AtLeastOne = 1
+    mem_gb: Annotated[float, Field(gt=0)] = 64
+    timeout_min: AtLeastOne = 240
+    auto_requeue: bool = True
+    signal_delay_s: NonNegativeInt = 120
+    max_parallel_jobs: AtLeastOne = 32
 
 
 @dataclass
@@ -140,6 +168,7 @@ class FigureCommandSettings:
     run_name: str | None = None
     seed: int = 0
     runs: str | list[str] = ""
+    trusted_modules: list[str] = field(default_factory=list)
     split: Literal["train", "val", "test"] = "test"
     max_points: AtLeastOne = 10000
     projection: Literal["auto", "none", "pca"] = "auto"
@@ -164,10 +193,17 @@ def check_config(cfg: DictConfig) -> None:
     if settings is not None:
         scalars = {key: value for key, value in _container(cfg).items() if key in {f.name for f in fields(settings)}}
         validated(settings, scalars)
+    check_cluster(cfg)
     for group in BUILT_GROUPS:
         check_group_is_chosen(cfg, group)
     for key, node in target_nodes(cfg):
         check_target_node(node, key)
+
+
+def check_cluster(cfg: DictConfig) -> None:
+    """The ``cluster`` node's values (a ConfigError naming the first bad one); also called before a multirun submits its jobs."""
+    if isinstance(cfg.get("cluster"), DictConfig):
+        validated(ClusterSettings, _container(cfg.cluster), "cluster")
 
 
 # The config groups whose every option builds something (a ``_target_`` at some depth of the node).
@@ -179,18 +215,18 @@ def check_group_is_chosen(cfg: DictConfig, group: str) -> None:
     after ``~scheduler`` drops its choice, and would reach the code as a node that builds nothing."""
     node = cfg.get(group)
     if isinstance(node, DictConfig) and len(node) > 0 and next(target_nodes(node), None) is None:
-        settings = [f"{group}.{key}" for key in _leaf_keys(node)]
+        settings = [f"{group}.{key}" for key in leaf_keys(node)]
         raise ConfigError(
             f"{group} has settings ({', '.join(settings)}) but no {group} is chosen: choose one ({group}=NAME; "
             f"`vae-lab {cfg.get('task_name', 'train')} --help` lists them) or drop the settings ({' '.join('~' + key for key in settings)})"
         )
 
 
-def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
+def leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
     keys = []
     for name in map(str, node.keys()):
         value = node[name]
-        keys += _leaf_keys(value, f"{prefix}{name}.") if isinstance(value, DictConfig) else [f"{prefix}{name}"]
+        keys += leaf_keys(value, f"{prefix}{name}.") if isinstance(value, DictConfig) else [f"{prefix}{name}"]
     return keys
 
 

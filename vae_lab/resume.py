@@ -12,14 +12,17 @@ its data. What may change on resume (``trainer.*`` such as ``max_epochs``, ``pat
 callbacks, where the data files are) is not compared.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from vae_lab.checkpoints import CONFIG_KEY, read_checkpoint
+from vae_lab.checkpoints import CONFIG_KEY, INSTANTIATED_NODES, instantiated_targets, read_checkpoint
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.run_dir import RunDir
+
+log = logging.getLogger(__name__)
 
 LAST = "last"
 MODEL_DEFINING_KEYS = ("data", "encoder", "decoder", "likelihood", "prior", "model")
@@ -27,21 +30,38 @@ FREE_ON_RESUME = {"data.data_dir", "data.download", "data.pin_memory", "data.eva
 
 
 def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> str | None:
-    """The checkpoint to resume from (checked against `cfg`), or None to start afresh."""
+    """The checkpoint to resume from (checked against `cfg`), or None to start afresh.
+
+    Resuming a run directory takes its newest checkpoint that can be read: one that is truncated (a copy or a
+    crash outside our atomic writes) or refused as unsafe is skipped with a warning naming it and why.
+    """
     requested = cfg.get("ckpt_path")
     if requested and str(requested) != LAST:
-        path: Path | None = Path(str(requested))
-    else:
-        path = newest_checkpoint(run_dir)
-        if path is None and requested:
-            raise CheckpointError(
-                f"ckpt_path=last: there is no checkpoint in {run_dir} to resume from. Name the run to resume "
-                "with run_name=NAME (or hydra.run.dir=DIR), or leave ckpt_path unset to start a new run"
-            )
-    if path is None:
-        return None
-    check_same_model(path, cfg)
-    return str(path)
+        path = Path(str(requested))
+        check_same_model(path, read_checkpoint(path, trusted_modules(cfg)), cfg)
+        return str(path)
+    candidates = RunDir(run_dir).checkpoints_newest_first()
+    for path in candidates:
+        try:
+            stored = read_checkpoint(path, trusted_modules(cfg))
+        except CheckpointError as error:
+            log.warning("not resuming from %s: %s", path, error)
+            continue
+        if path != candidates[0]:
+            log.warning("resuming from %s, the newest checkpoint of %s that can be read", path, run_dir)
+        check_same_model(path, stored, cfg)
+        return str(path)
+    if candidates:
+        raise CheckpointError(
+            f"none of the checkpoints in {run_dir} can be read ({', '.join(map(str, candidates))}; the warnings above say why). "
+            "Start a new run with another run_name (or none), or pass ckpt_path=PATH to a readable checkpoint"
+        )
+    if requested:
+        raise CheckpointError(
+            f"ckpt_path=last: there is no checkpoint in {run_dir} to resume from. Name the run to resume "
+            "with run_name=NAME (or hydra.run.dir=DIR), or leave ckpt_path unset to start a new run"
+        )
+    return None
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:
@@ -49,9 +69,9 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
     return RunDir(run_dir).newest_checkpoint()
 
 
-def check_same_model(path: Path, cfg: DictConfig) -> None:
-    """Raise a ConfigError naming the differences if the checkpoint at `path` was trained with another model or data."""
-    stored = read_checkpoint(path)[CONFIG_KEY]
+def check_same_model(path: Path, checkpoint: dict[str, Any], cfg: DictConfig) -> None:
+    """Raise a ConfigError naming the differences if `checkpoint` (read from `path`) was trained with another model or data."""
+    stored = checkpoint[CONFIG_KEY]
     now = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in MODEL_DEFINING_KEYS if key in cfg}
     differences = [
         f"{key}: {before!r} in the checkpoint, {after!r} now"
@@ -65,6 +85,13 @@ def check_same_model(path: Path, cfg: DictConfig) -> None:
             "Start a new run (another run_name, or none for a fresh directory), "
             "or repeat the original settings to resume it"
         )
+
+
+def trusted_modules(cfg: DictConfig) -> list[str]:
+    """What a resumed checkpoint may name: ``trusted_modules`` and the modules of the targets this config names itself."""
+    composed = OmegaConf.to_container(cfg, resolve=False)
+    own = {target.rpartition(".")[0] for _, target in instantiated_targets({k: composed.get(k) for k in INSTANTIATED_NODES})}
+    return [*cfg.get("trusted_modules", []), *sorted(own - {""})]
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

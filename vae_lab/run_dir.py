@@ -79,6 +79,12 @@ class RunDir:
         existing = [path for path in candidates if path.is_file()]
         return max(existing, key=lambda path: path.stat().st_mtime) if existing else None
 
+    def checkpoints_newest_first(self) -> list[Path]:
+        """Every checkpoint of the run: ``newest_checkpoint()`` first, then the others (``checkpoints/*.ckpt``), newest first."""
+        newest = self.newest_checkpoint()
+        others = {*self.path.glob("hpc_ckpt_*.ckpt"), *self.last_checkpoint.parent.glob("*.ckpt")} - {newest}
+        return ([newest] if newest else []) + sorted((p for p in others if p.is_file()), key=lambda path: path.stat().st_mtime, reverse=True)
+
     # -- the lock ------------------------------------------------------------------------------
 
     def holder(self) -> dict[str, Any] | None:

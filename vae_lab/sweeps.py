@@ -28,7 +28,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from vae_lab.atomic_files import write_json, write_text
-from vae_lab.errors import VaeLabError
+from vae_lab.config_schema import check_cluster
+from vae_lab.errors import ConfigError, VaeLabError
 from vae_lab.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,15 @@ def write_summary(sweep_dir: Path, finished: bool) -> list[dict[str, Any]]:
 
 
 class SweepSummary(Callback):
-    """Hydra callback keeping ``sweep.csv`` / ``sweep.json`` up to date in a multirun's sweep directory."""
+    """Hydra callback keeping ``sweep.csv`` / ``sweep.json`` up to date in a multirun's sweep directory; it also refuses
+    cluster values sbatch would reject before any job is submitted."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_cluster(config)
+        except ConfigError as error:
+            print(f"vae-lab: {error}", file=sys.stderr)  # logging is not set up yet, and nothing may be written
+            sys.exit(error.exit_code)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if in_multirun() and is_rank_zero():

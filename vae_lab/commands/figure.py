@@ -30,7 +30,7 @@ def figure(cfg: DictConfig) -> Path:
     if titles is not None and len(titles) != len(checkpoints):
         raise ConfigError(f"titles has {len(titles)} entries for {len(checkpoints)} runs; give one title per run or none")
     data_overrides = {"data_dir": cfg.data_dir} if cfg.data_dir else None
-    runs = [load_run(checkpoint, data_overrides) for checkpoint in checkpoints]
+    runs = [load_run(checkpoint, data_overrides, trusted_modules=list(cfg.trusted_modules)) for checkpoint in checkpoints]
     projections = [
         check_projection(cfg.projection, module.vae.latent_dim, f"projection (run {checkpoint})") for checkpoint, (_, _, module) in zip(checkpoints, runs)
     ]

@@ -72,12 +72,13 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
             f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt (a checkpoint written by `vae-lab train`)"
         )
     path = Path(cfg.ckpt_path).expanduser().absolute()
-    checkpoint = read_checkpoint(path)
+    trusted_modules = list(cfg.get("trusted_modules") or [])
+    checkpoint = read_checkpoint(path, trusted_modules)
     stored = run_config(checkpoint).data
     moved = {"data_dir": cfg.get("data_dir"), "path": cfg.get("data_path")}
     overrides = {key: str(value) for key, value in moved.items() if value and key in stored}
     compile = cfg.get("compile")  # true | false; null or eval's auto: as the run was trained
-    config, datamodule, module = load_run(path, overrides, compile if isinstance(compile, bool) else None, checkpoint)
+    config, datamodule, module = load_run(path, overrides, compile if isinstance(compile, bool) else None, checkpoint, trusted_modules)
     return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
 
 

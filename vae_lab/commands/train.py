@@ -1,6 +1,7 @@
 """``vae-lab train``: fit a VAE, test its best checkpoint, write ``results.json`` in the run directory."""
 
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ from omegaconf import DictConfig
 from vae_lab.atomic_files import write_json
 from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_module, build_trainer
 from vae_lab.checkpoints import RunConfigInCheckpoint
-from vae_lab.errors import TrainingDiverged
+from vae_lab.errors import RunInterrupted, TrainingDiverged
 from vae_lab.resume import checkpoint_to_resume
 from vae_lab.run_dir import RunDir
 from vae_lab.training.distributed import ProcessState, prepare_ddp_subprocesses
 from vae_lab.training.random_state import RandomStateInCheckpoint
+from vae_lab.training.stop_signals import CheckpointOnStop
 from vae_lab.training.throughput import TrainingThroughput
 from vae_lab.training.trial_pruning import TrialPruning
 from vae_lab.wandb_setup import finish_wandb_run
@@ -42,7 +44,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         module.vae.likelihood.check_data(x, datamodule.name)
 
     throughput = TrainingThroughput()
-    callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg), RandomStateInCheckpoint()]
+    on_stop = CheckpointOnStop(RunDir(run_dir).last_checkpoint)
+    callbacks = [*build_callbacks(cfg), throughput, RunConfigInCheckpoint(cfg), RandomStateInCheckpoint(), on_stop]
     trainer = build_trainer(cfg, callbacks, build_loggers(cfg))
     checkpoint = trainer.checkpoint_callback
     if resume_from:
@@ -52,13 +55,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     process_state = ProcessState()
     try:
         try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         except TrainingDiverged as error:
             last_good = checkpoint.last_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
             kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint had been written yet"
             raise TrainingDiverged(
                 f"{error}; training stopped and {kept}. Try a lower optimizer.lr or gradient clipping (trainer.gradient_clip_val=1.0)"
             ) from None
+        except SystemExit:  # Lightning's SIGTERMException, or its exit after Ctrl-C
+            if on_stop.signal_number is None:
+                raise
+            raise interrupted(trainer, on_stop.signal_number, on_stop.path, run_dir, started) from None
         has_checkpoints = isinstance(checkpoint, ModelCheckpoint)
         best = (checkpoint.best_model_path or None) if has_checkpoints else None
         best_score = checkpoint.best_model_score if has_checkpoints else None
@@ -66,7 +73,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         last_val = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/") and key.count("/") == 1}
         pruned = next((c.pruned for c in trainer.callbacks if isinstance(c, TrialPruning) and c.pruned), None)
         # A pruned trial of a search stops here: testing it would spend what pruning saved.
-        test_metrics = {} if pruned else trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        test_metrics = {} if pruned else trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
     finally:
         finish_wandb_run()
         process_state.restore()  # the next DDP job of a sweep in this process starts afresh
@@ -89,6 +96,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         write_json(RunDir(run_dir).results, results)
         log.info("test/elbo %.3f nats | results in %s", results.get("test/elbo", float("nan")), RunDir(run_dir).results)
     return results
+
+
+def interrupted(trainer: L.Trainer, signal_number: int, checkpoint: Path, run_dir: Path, started: float) -> RunInterrupted:
+    """Record the stop by `signal_number` in results.json (rank 0) and say how to go on."""
+    name = signal.Signals(signal_number).name
+    saved = checkpoint if checkpoint.is_file() else None
+    if trainer.is_global_zero:
+        write_json(RunDir(run_dir).results, {
+            "status": "interrupted", "signal": name, "epochs": trainer.current_epoch, "global_step": trainer.global_step,
+            "last_checkpoint": None if saved is None else str(saved), "wall_time_s": round(time.time() - started, 2), "run_dir": str(run_dir),
+        })  # fmt: skip
+    kept = f"saved step {trainer.global_step} in {saved}" if saved else "no step had been trained yet"
+    return RunInterrupted(f"{name}: training stopped and {kept}; run the same command again to resume", signal_number)
 
 
 def task(cfg: DictConfig) -> float | list[float] | None:

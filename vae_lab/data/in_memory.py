@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
+from vae_lab.atomic_files import replace_atomically
 from vae_lab.config_schema import AtLeastOne
 from vae_lab.data.conditions import Conditions, ConditionVariable, condition_names
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
@@ -238,8 +239,7 @@ class InMemoryDataModule(L.LightningDataModule):
         suffix) and return their paths; `given`: the conditions they were drawn with, each variable's n values
         by name (a conditional model). Default: the tensor as ``<output>.pt``."""
         path = Path(f"{output}.pt")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(x.detach().cpu(), path)
+        replace_atomically(path, lambda file: torch.save(x.detach().cpu(), file))
         return [path]
 
     def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Lightning's ``TorchCheckpointIO`` writes through an fsspec transaction whose tem
 on a cluster's shared filesystem) that move is a copy, so a kill mid-copy truncates ``last.ckpt``.
 ``AtomicCheckpointIO`` writes a temporary file beside the checkpoint, fsyncs it and renames it
 (``vae_lab.atomic_files``). Remote paths (``s3://``, ...) keep Lightning's behaviour.
+Checkpoints are read back (resume, testing the best one) with ``weights_only=True``: a file never runs code.
 """
 
 import os
@@ -27,3 +28,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
         replace_atomically(os.fspath(path), lambda file: torch.save(checkpoint, file))
+
+    def load_checkpoint(self, path: _PATH, *map_location: Any, **options: Any) -> dict[str, Any]:
+        return super().load_checkpoint(path, *map_location, **(options | {"weights_only": True}))

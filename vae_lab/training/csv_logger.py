@@ -6,11 +6,14 @@ appends; rows logged after the last checkpoint of a killed run appear twice (wit
 """
 
 import csv
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+from vae_lab.atomic_files import reporting_full_storage
 
 
 class ContinuingExperimentWriter(ExperimentWriter):
@@ -20,6 +23,11 @@ class ContinuingExperimentWriter(ExperimentWriter):
         if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as file:
                 self.metrics_keys = list(csv.DictReader(file).fieldnames or [])
+
+    def save(self) -> None:
+        """Append the logged rows; a full disk is one StorageFull error naming metrics.csv."""
+        with reporting_full_storage(Path(self.metrics_file_path)):
+            super().save()
 
 
 class ContinuingCSVLogger(CSVLogger):

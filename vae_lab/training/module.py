@@ -75,15 +75,17 @@ class VAEModule(L.LightningModule):
         self.eval_metrics = nn.ModuleDict({stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")})
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> "VAEModule":  # type: ignore[override]
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: Any, map_location: Any = None, trusted_modules: tuple[str, ...] = (), **kwargs: Any
+    ) -> "VAEModule":
         """The training plan of a vae_lab checkpoint, weights loaded, in eval mode. Unlike Lightning's (which
         calls the constructor with saved hyperparameters), it rebuilds the VAE from the run config stored in
-        the checkpoint (``vae_lab.checkpoints.load_run``); `kwargs` are not accepted."""
+        the checkpoint (``vae_lab.checkpoints.load_run``, which runs no code of the file); `kwargs` are not accepted."""
         from vae_lab.checkpoints import load_run
 
         if kwargs:
             raise TypeError(f"VAEModule.load_from_checkpoint takes no overrides ({', '.join(kwargs)}): the checkpoint's config rebuilds the model")
-        module = load_run(checkpoint_path)[2]
+        module = load_run(checkpoint_path, trusted_modules=trusted_modules)[2]
         return module.to(map_location) if map_location is not None else module
 
     def eval_noise(self, index: torch.Tensor) -> torch.Tensor:
