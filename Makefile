@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: train test lint image-check install install-dev clean
+.PHONY: train test lint docs docs-serve image-check install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,24 @@ install-dev: $(VENV)/.installed-dev
 train: install
 	$(BIN)/vae-lab train $(ARGS)
 
-## lint: ruff (lint and format) and mypy, configured in pyproject.toml; `make test` runs it first
+## lint: ruff (lint and format), mypy and the layer contracts (import-linter), configured in pyproject.toml; `make test` runs it first
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-## run the test suite
-test: lint
+## the documentation site (mkdocs.yml: MkDocs, Material, mkdocstrings) into site/; --strict: a broken link, a missing
+## page or an unresolved API reference fails; no network needed (no remote fonts, analytics or fetching plugins)
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## serve the site at http://127.0.0.1:8000, rebuilt on every change
+docs-serve: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+## run the test suite, after the lint and the documentation build
+test: lint docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## build the Dockerfile with buildah (chroot, no daemon) on a local Debian + torch base and run it as its user (minutes; not part of test)
@@ -42,4 +52,4 @@ image-check:
 	.ci/image-check
 
 clean:
-	rm -rf $(VENV) runs outputs .pytest_cache
+	rm -rf $(VENV) runs outputs .pytest_cache site

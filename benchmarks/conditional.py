@@ -32,6 +32,7 @@ import torch
 
 import vae_lab
 from vae_lab.evaluation.conditional_fidelity import label_agreement
+from vae_lab.evaluation.sample_fidelity import sample_fidelity
 from vae_lab.quiet import quiet_third_party
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -69,7 +70,7 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
         return vae.sample(len(condition), "sample", condition)
 
     per_condition = datamodule.fidelity_given(sample, "train", SAMPLES)
-    whole = datamodule.sample_fidelity(sample(datamodule.draw_conditions(SAMPLES, seed=0)), "train")["ks_tv_mean"]
+    whole = sample_fidelity(datamodule, sample(datamodule.draw_conditions(SAMPLES, seed=0)), "train")["ks_tv_mean"]
     return {
         "table": str(args.table), "condition": args.condition, "values": values, "every_row_carries_its_value": carried,
         "per_condition_ks_tv_mean": per_condition["ks_tv_mean"], "unconditional_ks_tv_mean": per_condition["unconditional_ks_tv_mean"],

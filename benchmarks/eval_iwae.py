@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vae_lab.checkpoints import load_run
+from vae_lab.api import load_run
 
 PROBE_ROWS = 1024  # rows of the matmul probe: a pass of the evaluation decodes about this many z at once
 
@@ -103,7 +103,8 @@ def main() -> None:
 
 def decoder_flops(ckpt: Path, data_dir: Path | None, seconds: float = 5.0) -> tuple[float, float]:
     """(matmul FLOPs of one decode, FLOPs per CPU-second of this machine on the decoder's matrix products)."""
-    _, _, module = load_run(ckpt, {"data_dir": str(data_dir.absolute())} if data_dir else None)
+    run = load_run(ckpt, data_dir=data_dir.absolute() if data_dir else None)
+    module = run.module
     decoder = module.vae.decoder.eval()
     z = torch.randn(PROBE_ROWS, module.vae.latent_dim)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from vae_lab.command_runs import run
+from vae_lab.api import load_run
+from vae_lab.atomic_files import write_json
+from vae_lab.evaluation.split_evaluation import EvalSettings
 
 PUBLISHED = """\
 published (test NLL, K = 5000):
@@ -28,13 +30,9 @@ published (test NLL, K = 5000):
 
 def evaluation(run_dir: Path, results: dict, iwae_samples: int, data_dir: Path | None, memory_budget_mb: float | None) -> dict:
     output = run_dir / f"eval_k{iwae_samples}.json"
-    if not output.is_file():
-        overrides = [f"ckpt_path={results['best_checkpoint']}", f"eval.iwae_samples={iwae_samples}", f"output={output}"]
-        if data_dir:
-            overrides.append(f"data_dir={data_dir.absolute()}")
-        if memory_budget_mb:
-            overrides.append(f"eval.memory_budget_mb={memory_budget_mb}")
-        run("eval", *overrides)
+    if not output.is_file():  # what `vae-lab eval eval.iwae_samples=K output=...` writes
+        trained = load_run(results["best_checkpoint"], data_dir=data_dir.absolute() if data_dir else None)
+        write_json(output, trained.evaluate("test", EvalSettings(iwae_samples=iwae_samples, memory_budget_mb=memory_budget_mb)))
     return json.loads(output.read_text())
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from vae_lab.checkpoints import load_run
+from vae_lab.api import load_run
 from vae_lab.evaluation.latent_usage import latent_usage
 from vae_lab.visualization.images import figure_to_image, write_png
 
@@ -65,7 +65,8 @@ def summary(run_dir: Path) -> dict:
     metrics = pd.read_csv(run_dir / "metrics.csv")
     last = metrics.dropna(subset=["val/active_units"]).iloc[-1]
     results = json.loads((run_dir / "results.json").read_text())
-    _, datamodule, module = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    datamodule, module = run.datamodule, run.module
     usage = latent_usage(module.vae, datamodule.split("test").x.split(1000))
     warnings = [line for line in (run_dir / "train.log").read_text().splitlines() if "posterior collapse after epoch" in line]
     return {

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from vae_lab import config_resolvers
-from vae_lab.checkpoints import load_run
+from vae_lab.api import load_run
 from vae_lab.evaluation.split_evaluation import EvalSettings, evaluate_split
 
 
@@ -30,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
 
     config_resolvers.register()
-    _, datamodule, module = load_run(args.ckpt, {"data_dir": str(args.data_dir)} if args.data_dir else None)
+    run = load_run(args.ckpt, data_dir=args.data_dir)
+    datamodule, module = run.datamodule, run.module
     print(f"{args.examples} test examples, K={args.iwae_samples}, Adam lr {args.lr} (cosine decay)")
     print(f"{'steps':>6} {'amortization gap':>17} {'approximation gap':>18} {'seconds':>8}")
     for steps in args.steps:

@@ -24,8 +24,10 @@ import torch
 from hydra import compose, initialize_config_module
 
 from vae_lab import config_resolvers
-from vae_lab.build import build_callbacks, build_datamodule, build_module, build_trainer
+from vae_lab.build import build_callbacks, build_trainer
 from vae_lab.quiet import quiet_third_party
+from vae_lab.training.assembly import build_datamodule
+from vae_lab.training.module import VAEModule
 from vae_lab.training.throughput import TrainingThroughput
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +61,7 @@ def main() -> None:
         rows = datamodule.rows
 
         torch.manual_seed(0)
-        module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+        module = VAEModule.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
         throughput = TrainingThroughput()
         trainer = build_trainer(cfg, [*build_callbacks(cfg), throughput], [])
         started = time.perf_counter()

@@ -35,10 +35,13 @@ import torch
 from hydra import compose, initialize_config_module
 
 from vae_lab import config_resolvers
-from vae_lab.build import build_callbacks, build_datamodule, build_module, build_trainer
-from vae_lab.checkpoints import RunConfigInCheckpoint, load_run
+from vae_lab.api import load_run
+from vae_lab.build import build_callbacks, build_trainer
 from vae_lab.evaluation.tabular_fidelity import tabular_fidelity
 from vae_lab.quiet import quiet_third_party
+from vae_lab.training.assembly import build_datamodule
+from vae_lab.training.checkpoint_format import RunConfigInCheckpoint
+from vae_lab.training.module import VAEModule
 
 TABLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tables"
 SHOWN = [("fit_s", "fit s", "{:.1f}"), ("ks_tv_mean", "KS/TV", "{:.3f}"), ("point_mass_error_mean", "mass err", "{:.3f}"),
@@ -63,14 +66,16 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict:
                "kinds": {c.name: c.describe() for c in schema.columns}, "dropped": dict(schema.dropped)}  # fmt: skip
 
     torch.manual_seed(0)
-    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+    module = VAEModule.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     trainer = build_trainer(cfg, [*build_callbacks(cfg), RunConfigInCheckpoint(cfg)], [])
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - started
-    _, _, best = load_run(trainer.checkpoint_callback.best_model_path)
+    run = load_run(trainer.checkpoint_callback.best_model_path)
+    best = run.module
     torch.manual_seed(1)
-    ours = schema.values(schema.clip(best.vae.sample(samples, mode="sample")))
+    drawn = best.vae.sample(samples, mode="sample")
+    ours = schema.values(drawn, schema.generated_mask(drawn))
     results["vae_lab"] = {"fit_s": fit_seconds, **tabular_fidelity(train_values, ours, columns)}
 
     if not args.skip_tvae:

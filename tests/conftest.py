@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_module
+from hypothesis import HealthCheck, settings
 from omegaconf import DictConfig
 from xdist.scheduler import LoadScopeScheduling
 
@@ -22,6 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 USER_DATA_DIR = os.environ.pop("VAE_LAB_DATA_DIR", None)
 config_resolvers.register()
 torch.set_num_threads(1)  # tests are many small models; one thread each avoids oversubscription
+
+# Property-based tests (hypothesis): the default profile fits the suite's time; HYPOTHESIS_PROFILE=thorough runs ten times as many by hand.
+settings.register_profile("default", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 NOTEBOOK_RUNS = "tests/test_notebooks.py::test_notebook_runs_top_to_bottom"
 

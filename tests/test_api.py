@@ -65,3 +65,11 @@ def test_lightning_load_from_checkpoint_works_and_other_formats_are_named(traine
         vae_lab.load_run(tmp_path / "future.ckpt")
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         vae_lab.load_run(tmp_path)
+
+
+def test_each_unnamed_training_in_one_process_gets_a_run_directory_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = vae_lab.train([*RING, "trainer.max_epochs=1"])
+    second = vae_lab.train([*RING, "trainer.max_epochs=1", "model.latent_dim=3"])  # another model: resuming the first would be refused
+    assert first["run_dir"] != second["run_dir"] and first["global_step"] == second["global_step"] == 9
+    assert {path.name for path in (tmp_path / "runs" / "train").iterdir()} == {first["run_dir"].rsplit("/", 1)[1], second["run_dir"].rsplit("/", 1)[1]}

@@ -5,8 +5,8 @@ import importlib.resources
 import pytest
 from conftest import TINY, compose_train, run_cli
 
-from vae_lab.build import build_scheduler
 from vae_lab.errors import ConfigError
+from vae_lab.training.assembly import build_scheduler
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=300"]
 SCHEDULERS = sorted(entry.name.removesuffix(".yaml") for entry in importlib.resources.files("vae_lab.conf").joinpath("scheduler").iterdir())
@@ -21,7 +21,9 @@ def test_every_offered_scheduler_is_built_and_stepped_when_the_run_is_built(sche
 
 def test_a_scheduler_value_that_fails_in_its_first_steps_is_one_message_before_training(tmp_path):
     cfg = compose_train([*RING, "scheduler=cosine", "scheduler.scheduler.T_max=0"], tmp_path)
-    with pytest.raises(ConfigError, match=r"scheduler \(torch.optim.lr_scheduler.CosineAnnealingLR\) fails in its first steps with scheduler.scheduler.T_max=0"):
+    with pytest.raises(
+        ConfigError, match=r"scheduler \(torch.optim.lr_scheduler.CosineAnnealingLR\) fails in its first steps with scheduler.scheduler.T_max=0"
+    ):
         build_scheduler(cfg.scheduler, cfg.optimizer)
     result = run_cli(["train", *RING, "scheduler=cosine", "scheduler.scheduler.T_max=0", "run_name=refused"], cwd=tmp_path)
     output = result.stdout + result.stderr

@@ -1,13 +1,17 @@
 """Every bad config value is one message naming the full key, the value and what is allowed (config_schema)."""
 
 import concurrent.futures
+import dataclasses
+import inspect
 
 import pytest
 from conftest import compose_train, run_cli
 from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
 
-from vae_lab.config_schema import check_config
+from vae_lab.config_schema import ModelSettings, check_config
 from vae_lab.errors import ConfigError
+from vae_lab.training.module import TRAINING_SETTINGS, VAEModule
 
 
 @pytest.mark.parametrize(
@@ -96,3 +100,16 @@ def test_bad_values_across_every_command_exit_2_with_one_message_and_write_nothi
         key = next(arg.split("=")[0].lstrip("+") for arg in reversed(command) if "=" in arg and not arg.startswith(("ckpt_path", "callbacks=")))
         assert key.split(".")[-1] in output, f"{command}: the message does not name {key}\n{output}"
         assert list(folder.iterdir()) == [], f"{command} wrote {list(folder.iterdir())}"
+
+
+def test_the_model_settings_have_one_declaration_that_the_config_and_the_training_plan_follow(tmp_path):
+    """config_schema.ModelSettings declares the model node: conf/model/vae.yaml holds its keys with its defaults, and
+    the training plan's constructor defaults are the same values."""
+    cfg = compose_train([], tmp_path)
+    declared = {field.name: field.default for field in dataclasses.fields(ModelSettings)}
+    assert set(cfg.model) == set(declared)
+    assert {key: value for key, value in OmegaConf.to_container(cfg.model).items() if key != "kl_schedule"} == {
+        key: value for key, value in declared.items() if key != "kl_schedule"
+    }
+    constructor = inspect.signature(VAEModule.__init__).parameters
+    assert {name: constructor[name].default for name in TRAINING_SETTINGS} == {name: declared[name] for name in TRAINING_SETTINGS}

@@ -10,8 +10,9 @@ from conftest import REPO, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger
 
-from vae_lab.build import build_callbacks, build_loggers, build_module
+from vae_lab.build import build_callbacks, build_loggers
 from vae_lab.errors import ConfigError
+from vae_lab.training.module import VAEModule
 
 CONF = REPO / "conf"
 
@@ -25,7 +26,7 @@ def options(group: str) -> list[str]:
 @pytest.mark.parametrize("likelihood", [name for name in options("likelihood") if name != "tabular"])  # tables: test_tabular.py
 def test_every_encoder_decoder_likelihood_builds_a_trainable_model(encoder, decoder, likelihood, tmp_path):
     cfg = compose_train([f"encoder={encoder}", f"decoder={decoder}", f"likelihood={likelihood}"], tmp_path)
-    module = build_module(cfg, data_shape=(1, 28, 28))
+    module = VAEModule.from_config(cfg, data_shape=(1, 28, 28))
     x = torch.rand(3, 1, 28, 28)
     loss = module.loss(module.vae.elbo_terms(x)).mean()
     loss.backward()
@@ -38,7 +39,7 @@ def test_every_encoder_decoder_likelihood_builds_a_trainable_model(encoder, deco
 def test_every_prior_builds_and_passes_gradients(prior, tmp_path):
     cfg = compose_train([f"prior={prior}", "model.latent_dim=3", "encoder.hidden_sizes=[8]", "decoder.hidden_sizes=[8]"], tmp_path)
     conditional = prior == "conditional"  # p(z|c) exists only for a conditional VAE: three condition values here
-    vae = build_module(cfg, data_shape=(1, 28, 28), condition_dim=3 if conditional else 0).vae
+    vae = VAEModule.from_config(cfg, data_shape=(1, 28, 28), condition_dim=3 if conditional else 0).vae
     condition = torch.eye(3)[[0, 1, 2, 1]] if conditional else None
     terms = vae.elbo_terms(torch.rand(4, 1, 28, 28), condition=condition)
     (terms.recon_loss + terms.kl).mean().backward()
@@ -51,7 +52,7 @@ def test_every_prior_builds_and_passes_gradients(prior, tmp_path):
 @pytest.mark.parametrize("optimizer", options("optimizer"))
 def test_optimizers_and_schedulers_are_partials_the_module_completes(optimizer, scheduler, tmp_path):
     cfg = compose_train([f"optimizer={optimizer}", f"scheduler={scheduler}", "data=ring", "likelihood=gaussian"], tmp_path)
-    configured = build_module(cfg, data_shape=(2,)).configure_optimizers()
+    configured = VAEModule.from_config(cfg, data_shape=(2,)).configure_optimizers()
     assert isinstance(configured["optimizer"], torch.optim.Optimizer)
     assert isinstance(configured["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert configured["lr_scheduler"]["interval"] == "epoch"
@@ -89,7 +90,7 @@ def test_pytorch_examples_experiment_is_the_reference_setup(tmp_path):
     assert cfg.model.latent_dim == 20 and cfg.likelihood._target_.endswith("BernoulliLikelihood")
     assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.optimizer.lr == 1e-3
     assert cfg.trainer.max_epochs == 10
-    module = build_module(cfg, data_shape=(1, 28, 28))
+    module = VAEModule.from_config(cfg, data_shape=(1, 28, 28))
     assert sum(p.numel() for p in module.parameters()) == 652_824  # 784-400-(20+20) and 20-400-784
 
 
@@ -126,7 +127,7 @@ def test_configs_ship_inside_a_non_editable_install(tmp_path):
 def test_an_optimizer_setting_torch_refuses_is_one_config_error_naming_the_settings(override, refused, tmp_path):
     cfg = compose_train([override], tmp_path)
     with pytest.raises(ConfigError, match=rf"optimizer \(torch.optim.Adam\) refuses its settings .*{override.split('=')[0]}=.*: .*{refused}"):
-        build_module(cfg, data_shape=(1, 28, 28))
+        VAEModule.from_config(cfg, data_shape=(1, 28, 28))
 
 
 def test_a_data_kind_with_one_fitting_likelihood_chooses_it_unless_one_is_given(tmp_path):

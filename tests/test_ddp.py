@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import TINY, compose_train, read_results, run_cli
 
+from vae_lab.api import load_run
 from vae_lab.build import build_trainer
-from vae_lab.checkpoints import load_run
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
@@ -78,7 +78,8 @@ def test_ddp_test_elbo_equals_a_single_process_evaluation_of_the_same_checkpoint
     _, sweep_dir = ddp_sweep
     for job in ("0", "1"):
         results = read_results(sweep_dir / job)
-        _, datamodule, module = load_run(results["best_checkpoint"])
+        run = load_run(results["best_checkpoint"])
+        datamodule, module = run.datamodule, run.module
         trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
         single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         for key in ("test/elbo", "test/recon_loss", "test/kl", "test/loss"):
@@ -91,7 +92,8 @@ def test_ddp_whole_split_sums_equal_a_single_process_pass(ddp_sweep):
     for job in ("0", "1"):
         with open(sweep_dir / job / "metrics.csv") as file:
             last = [row for row in csv.DictReader(file) if row.get("val/log_likelihood")][-1]
-        _, datamodule, module = load_run(sweep_dir / job / "checkpoints" / "last.ckpt")
+        run = load_run(sweep_dir / job / "checkpoints" / "last.ckpt")
+        datamodule, module = run.datamodule, run.module
         val, seed = datamodule.split("val"), module.eval_seed
         with torch.no_grad():
             noise = example_noise(torch.arange(len(val)), 10, module.vae.latent_dim, seed)

@@ -12,12 +12,13 @@ from PIL import Image
 from test_train import assert_one_clear_message
 from wandb_offline import offline_runs, read_offline_run
 
-from vae_lab.checkpoints import CONFIG_KEY, load_run
+from vae_lab.api import load_run
 from vae_lab.commands.encode import encode
 from vae_lab.commands.evaluate import evaluate
 from vae_lab.commands.sample import sample
 from vae_lab.config_schema import check_config
 from vae_lab.errors import CheckpointError, ConfigError, DataError
+from vae_lab.training.checkpoint_format import CONFIG_KEY
 
 QUICK_EVAL = ["eval.iwae_samples=200", "eval.refine_examples=20", "eval.refine_steps=30"]
 QUICKER_EVAL = ["eval.iwae_samples=20", "eval.elbo_samples=2", "eval.refine_examples=10", "eval.refine_steps=5", "log_to_run=false"]
@@ -121,7 +122,8 @@ def test_encode_writes_posterior_parameters_with_labels(trained):
     output = encode(compose_command("encode", [f"ckpt_path={checkpoint}", "batch_size=64"]))
     assert output == checkpoint.parent / "latents_test.npz"
     latents = np.load(output)
-    _, datamodule, module = load_run(checkpoint)
+    run = load_run(checkpoint)
+    datamodule, module = run.datamodule, run.module
     test = datamodule.split("test")
     with torch.no_grad():
         mean, log_var = module.vae.encoder(test.x)

@@ -6,8 +6,8 @@ from hydra import compose, initialize_config_module
 from PIL import Image
 from test_train import assert_one_clear_message
 
-from vae_lab.commands.figure import figure
-from vae_lab.commands.train import train
+from vae_lab.api import fit
+from vae_lab.commands.figure import task
 from vae_lab.errors import CheckpointError, ConfigError
 
 LATENT_2D = [*TINY_MNIST, "model.latent_dim=2", "trainer.max_epochs=1"]
@@ -45,7 +45,7 @@ def test_the_figure_of_a_sweep_has_one_panel_per_experiment_in_job_order(sweep_d
 
 def test_runs_can_be_listed_with_titles(sweep_dir, tmp_path):
     cfg = compose_figure([f"runs=[{sweep_dir / '2'},{sweep_dir / '0' / 'checkpoints' / 'last.ckpt'}]", "titles=[VAE,AE]", f"output={tmp_path / 'two.png'}"])
-    with Image.open(figure(cfg)) as image:
+    with Image.open(task(cfg)) as image:
         assert image.size == (2 * 500, 500)
 
 
@@ -59,14 +59,14 @@ def test_runs_can_be_listed_with_titles(sweep_dir, tmp_path):
 def test_bad_figure_requests_are_one_clear_error(sweep_dir, tmp_path, overrides, error, message):
     cfg = compose_figure([f"runs={sweep_dir}", f"output={tmp_path / 'x.png'}", *overrides])
     with pytest.raises(error) as raised:
-        figure(cfg)
+        task(cfg)
     assert message in str(raised.value)
     assert not (tmp_path / "x.png").exists()
 
 
 def test_a_1d_latent_run_is_refused_before_drawing(tmp_path):
     run_dir = tmp_path / "run"
-    train(compose_train([*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "model.latent_dim=1"], run_dir))
+    fit(compose_train([*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "model.latent_dim=1"], run_dir))
     result = run_cli(["figure", f"runs={run_dir}", f"output={tmp_path / 'x.png'}", f"hydra.run.dir={tmp_path / 'figure_run'}"], cwd=tmp_path)
     assert_one_clear_message(result, "a 2-D latent-space plot needs model.latent_dim >= 2", "latent_dim is 1", code=2)
     assert not (tmp_path / "x.png").exists()

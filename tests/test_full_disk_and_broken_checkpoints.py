@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import TINY, cli_environment, compose_train, read_results, run_cli
 
+from vae_lab.api import fit
 from vae_lab.atomic_files import write_json
-from vae_lab.checkpoints import read_checkpoint
-from vae_lab.commands.train import train
 from vae_lab.errors import StorageFull
+from vae_lab.training.checkpoint_format import read_checkpoint
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 steps per epoch, checkpoints of about 37 KB
 STORAGE_FULL_EXIT = 74
@@ -29,7 +29,7 @@ def run_cli_with_file_size_limit(args: list[str], cwd: Path, max_bytes: int) -> 
 
 
 def test_a_checkpoint_write_past_the_file_size_limit_is_one_message_and_the_rerun_resumes(tmp_path):
-    reference = train(compose_train(RING, tmp_path / "uninterrupted"))
+    reference = fit(compose_train(RING, tmp_path / "uninterrupted"))
     command = ["train", *RING, "run_name=full"]
     first = run_cli([*command, "trainer.max_epochs=1"], cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -53,7 +53,7 @@ def test_a_checkpoint_write_past_the_file_size_limit_is_one_message_and_the_reru
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("finished") / "run"
-    train(compose_train(RING, run_dir))
+    fit(compose_train(RING, run_dir))
     return run_dir
 
 

@@ -9,7 +9,7 @@ import torch
 from conftest import TINY_MNIST, read_results, run_cli
 from PIL import Image
 
-from vae_lab.checkpoints import load_run
+from vae_lab.api import load_run
 
 HIERARCHY = [*TINY_MNIST, "hierarchy=ladder", "hierarchy.hidden_sizes=[16]"]
 
@@ -38,7 +38,8 @@ def test_two_and_three_layers_train_on_the_iwae_bound_and_log_each_layer(sweep, 
     layers = range(1, len(layer_dims) + 1)
     assert {f"val/kl_layer/{n}" for n in layers} | {f"val/active_units_layer/{n}" for n in layers} | {f"train/kl_layer/{n}" for n in layers} <= columns
     assert f"val/kl_layer/{len(layer_dims) + 1}" not in columns
-    _, _, module = load_run(run_dir / "checkpoints" / "last.ckpt")
+    run = load_run(run_dir / "checkpoints" / "last.ckpt")
+    module = run.module
     assert module.vae.layer_dims == layer_dims and module.objective == "iwae"
 
 
@@ -48,7 +49,8 @@ def test_free_bits_per_layer_and_bottom_up_inference_train_and_draw_pictures(tin
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = tmp_path / "run"
     assert np.isfinite(read_results(run_dir)["test/elbo"])
-    _, _, module = load_run(run_dir / "checkpoints" / "last.ckpt")
+    run = load_run(run_dir / "checkpoints" / "last.ckpt")
+    module = run.module
     assert (module.free_bits, module.free_bits_per, module.vae.ladder.inference) == (0.3, "layer", "bottom_up")
     for name in ("reconstructions", "samples", "traversal", "interpolation", "latent_space"):
         with Image.open(run_dir / "pictures" / f"{name}_epoch002.png") as image:
@@ -80,7 +82,8 @@ def test_eval_sample_encode_and_figure_read_a_three_layer_checkpoint(sweep, tmp_
     assert result.returncode == 0, result.stdout + result.stderr
     latents = np.load(tmp_path / "latents.npz")
     assert latents["mean"].shape == (200, 9) and latents["layer_dims"].tolist() == [4, 3, 2]
-    _, datamodule, module = load_run(checkpoint)
+    run = load_run(checkpoint)
+    datamodule, module = run.datamodule, run.module
     with torch.no_grad():
         mean, log_var = module.vae.posterior_parameters(datamodule.split("test").x)
     assert np.allclose(latents["mean"], mean.numpy(), atol=1e-5) and np.allclose(latents["log_var"], log_var.numpy(), atol=1e-5)

@@ -41,14 +41,14 @@ def test_train_logs_the_learning_rate_of_every_epoch_and_early_stopping_ends_a_s
 
     from conftest import TINY, compose_train
 
-    from vae_lab.commands.train import train
+    from vae_lab.api import fit
 
     ring = [*TINY, "data=ring", "data.num_samples=600", "likelihood=gaussian", "logger=csv"]
-    results = train(compose_train([*ring, "scheduler=cosine", "trainer.max_epochs=4", "optimizer.lr=0.001"], tmp_path / "cosine"))
+    results = fit(compose_train([*ring, "scheduler=cosine", "trainer.max_epochs=4", "optimizer.lr=0.001"], tmp_path / "cosine"))
     with open(tmp_path / "cosine" / "metrics.csv") as file:
         rates = [float(row["train/lr"]) for row in csv.DictReader(file) if row.get("train/lr")]
     assert rates == pytest.approx([0.001 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
-    stopped = train(compose_train([*ring, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
+    stopped = fit(compose_train([*ring, "callbacks=early_stopping", "callbacks.early_stopping.patience=1",
                                    "callbacks.early_stopping.min_delta=100", "trainer.max_epochs=10"], tmp_path / "early"))  # fmt: skip
     assert stopped["epochs"] == 2 and stopped["status"] == "completed" and "test/elbo" in stopped
     assert results["epochs"] == 4 and (tmp_path / "early" / "checkpoints" / "last.ckpt").is_file()

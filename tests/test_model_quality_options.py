@@ -5,8 +5,7 @@ import math
 import pytest
 from conftest import AMAT_SPLIT_SIZES, TINY_MNIST, compose_train, read_results, write_amat_files
 
-from vae_lab.checkpoints import load_run
-from vae_lab.commands.train import train
+from vae_lab.api import fit, load_run
 
 OPTIONS = {
     "iwae": ["model.objective=iwae", "model.iwae_k=3"],
@@ -23,12 +22,13 @@ OPTIONS = {
 def test_each_option_trains_and_reloads(option, tiny_data_dir, tmp_path):
     base = [o for o in TINY_MNIST if not (option == "conv" and "hidden_sizes" in o)]  # conv nets have channels
     overrides = [*base, "data.pixels=dynamic", "model/kl_schedule=linear_warmup", *OPTIONS[option]]
-    results = train(compose_train(overrides, tmp_path, tiny_data_dir))
+    results = fit(compose_train(overrides, tmp_path, tiny_data_dir))
     assert results["status"] == "completed" and math.isfinite(results["test/elbo"])
     if option == "iwae":
         assert results["test/iwae_bound"] >= results["test/elbo"]  # same test images, same fixed noise per image
         assert results["test/loss"] == pytest.approx(-results["test/iwae_bound"])
-    cfg, _, module = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    module = run.module
     assert module.vae.elbo_terms(module.vae.sample(2)).elbo.shape == (2,)
 
 
@@ -42,7 +42,7 @@ def test_all_options_together_as_in_mnist_best(tiny_data_dir, tmp_path):
         "encoder.hidden_sizes=[16]",
         "decoder.hidden_sizes=[16]",
     ]
-    results = train(compose_train(overrides, tmp_path, tiny_data_dir))
+    results = fit(compose_train(overrides, tmp_path, tiny_data_dir))
     assert results["test/iwae_bound"] >= results["test/elbo"]
     assert read_results(tmp_path)["best_checkpoint"] == results["best_checkpoint"]
 
@@ -60,7 +60,7 @@ def test_mnist_best_trains_on_statically_binarized_mnist(tmp_path):
         "encoder.hidden_sizes=[16]",
         "decoder.hidden_sizes=[16]",
     ]
-    results = train(compose_train(overrides, tmp_path / "run", tmp_path / "data"))
+    results = fit(compose_train(overrides, tmp_path / "run", tmp_path / "data"))
     assert results["status"] == "completed" and results["test/iwae_bound"] >= results["test/elbo"]
     assert results["global_step"] == AMAT_SPLIT_SIZES["train"] // 10  # one epoch over the .amat training rows
 
@@ -75,13 +75,13 @@ def test_burda_experiment_is_the_paper_setup(tmp_path):
 
 
 def test_iwae_settings_that_cannot_work_are_refused(tmp_path):
-    from vae_lab.build import build_module
     from vae_lab.config_schema import check_config
     from vae_lab.errors import ConfigError
+    from vae_lab.training.module import VAEModule
 
     for extra, message in ((["model.iwae_k=0"], "model.iwae_k=0: must be greater"), (["model.free_bits=0.5"], "model.free_bits=0"),
                            (["model.objective=iwea"], "model.objective='iwea': must be 'elbo' or 'iwae'")):  # fmt: skip
         cfg = compose_train(["model.objective=iwae", *extra], tmp_path)
         with pytest.raises(ConfigError, match=message):
             check_config(cfg)  # each value by itself
-            build_module(cfg, data_shape=(1, 28, 28))  # values that do not fit together
+            VAEModule.from_config(cfg, data_shape=(1, 28, 28))  # values that do not fit together

@@ -15,10 +15,10 @@ from conftest import TINY, cli_environment, compose_train, read_results, run_cli
 from PIL import Image
 from wandb_offline import offline_runs, read_offline_run
 
-from vae_lab.checkpoints import read_checkpoint
-from vae_lab.commands.train import train
+from vae_lab.api import fit
 from vae_lab.errors import CheckpointError
 from vae_lab.resume import newest_checkpoint
+from vae_lab.training.checkpoint_format import read_checkpoint
 
 PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for CLI subprocesses
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 training steps per epoch
@@ -43,7 +43,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
     options = [*KILLED_RUNS[case], EVERY_4_STEPS]
     if case == "image_folder_on_disk":
         options.append(f"data.path={write_grey_images(tmp_path / 'images')}")
-    reference = train(compose_train(options, tmp_path / "uninterrupted"))
+    reference = fit(compose_train(options, tmp_path / "uninterrupted"))
     marker = tmp_path / "reached_step_14"
     command = [
         "train",
@@ -97,13 +97,13 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
 def finished_run(tmp_path) -> Path:
     """A finished tiny run (2 epochs, 18 steps) that a test resumes or writes into."""
     run_dir = tmp_path / "run"
-    train(compose_train(RING, run_dir))
+    fit(compose_train(RING, run_dir))
     return run_dir
 
 
 def test_slurm_time_limit_signal_checkpoints_requeues_and_the_requeued_job_resumes(tmp_path, monkeypatch):
     """cluster=slurm's SLURMEnvironment under a fake SLURM job: USR1 -> hpc checkpoint + `scontrol requeue`, kill, rerun."""
-    reference = train(compose_train(RING, tmp_path / "uninterrupted"))
+    reference = fit(compose_train(RING, tmp_path / "uninterrupted"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.calls"}\n')
@@ -128,13 +128,13 @@ def test_slurm_time_limit_signal_checkpoints_requeues_and_the_requeued_job_resum
     run_dir = tmp_path / "job"
 
     with pytest.raises(Exception, match="killed by the scheduler after step 10"):
-        train(compose_train([*overrides, "+callbacks.preempt._target_=lightning_probes.PreemptAtStep", "+callbacks.preempt.step=10"], run_dir))
+        fit(compose_train([*overrides, "+callbacks.preempt._target_=lightning_probes.PreemptAtStep", "+callbacks.preempt.step=10"], run_dir))
     assert (tmp_path / "scontrol.calls").read_text() == "requeue 77_3\n"
     assert read_checkpoint(run_dir / "hpc_ckpt_1.ckpt")["global_step"] == 10  # saved when the signal came
     assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 9
     assert newest_checkpoint(run_dir) == run_dir / "hpc_ckpt_1.ckpt"  # what the rerun resumes from
 
-    results = train(compose_train(overrides, run_dir))  # the requeued job: same command, same directory
+    results = fit(compose_train(overrides, run_dir))  # the requeued job: same command, same directory
     assert results["global_step"] == 18
     assert results["test/elbo"] == pytest.approx(reference["test/elbo"], rel=1e-6)
 
@@ -169,13 +169,13 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_checkpoint_loadabl
     (partial,) = last.parent.glob(".last.ckpt.*.partial")  # the half-written new checkpoint, beside the old one
     assert 0 < partial.stat().st_size < len(before)
     assert last.read_bytes() == before and read_checkpoint(last)["global_step"] == 18
-    results = train(compose_train([*RING, "trainer.max_epochs=3"], run_dir))  # and the run resumes from it
+    results = fit(compose_train([*RING, "trainer.max_epochs=3"], run_dir))  # and the run resumes from it
     assert results["global_step"] == 27
 
 
 def test_resuming_keeps_going_when_only_trainer_settings_change(finished_run, tmp_path):
     run_dir = finished_run
-    results = train(compose_train([*RING, "trainer.max_epochs=3", "trainer.log_every_n_steps=2"], run_dir))
+    results = fit(compose_train([*RING, "trainer.max_epochs=3", "trainer.log_every_n_steps=2"], run_dir))
     assert results["epochs"] == 3 and results["global_step"] == 27
     # metrics.csv continues: the first run's validation epochs are still there, with the resumed one after them
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
@@ -184,7 +184,7 @@ def test_resuming_keeps_going_when_only_trainer_settings_change(finished_run, tm
 
 def test_ckpt_path_last_without_a_checkpoint_is_one_message(tmp_path):
     with pytest.raises(CheckpointError, match="ckpt_path=last: there is no checkpoint in"):
-        train(compose_train([*RING, "ckpt_path=last"], tmp_path / "empty"))
+        fit(compose_train([*RING, "ckpt_path=last"], tmp_path / "empty"))
 
 
 def test_resuming_a_run_directory_with_another_model_config_is_one_message(finished_run, tmp_path):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import TINY, cli_environment, compose_train, read_results, run_cli
 
-from vae_lab.checkpoints import read_checkpoint
-from vae_lab.commands.train import train
+from vae_lab.api import fit
+from vae_lab.training.checkpoint_format import read_checkpoint
 
 PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for CLI subprocesses
 # 9 training steps per epoch, a step checkpoint every 4 steps (so a stop at step 14 has no checkpoint of its own yet),
@@ -42,7 +42,7 @@ def wait_then_signal(command: list[str], cwd: Path, marker: Path, signal_number:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict:
-    return train(compose_train(RING, tmp_path_factory.mktemp("uninterrupted") / "run"))
+    return fit(compose_train(RING, tmp_path_factory.mktemp("uninterrupted") / "run"))
 
 
 CASES = {

@@ -15,11 +15,12 @@ from omegaconf import OmegaConf
 from test_train import assert_one_clear_message
 
 import vae_lab
-from vae_lab.checkpoints import load_run, read_checkpoint
+from vae_lab.api import fit, load_run
 from vae_lab.commands.impute import impute_csv
-from vae_lab.commands.train import train
 from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import ConfigError, DataError
+from vae_lab.evaluation.sample_fidelity import sample_fidelity
+from vae_lab.training.checkpoint_format import read_checkpoint
 
 ROWS = 5000
 GROUPS = {"a": (0.5, (0.0, 0.0)), "b": (0.3, (3.0, 1.0)), "c": (0.2, (-2.0, 3.0))}  # frequency, shift of (x1, x2)
@@ -56,7 +57,7 @@ def trained(tmp_path_factory):
     frame.to_csv(path, index=False)
     cfg = compose_train([*TABULAR, f"data.path={path}", "trainer.max_epochs=25"], folder / "run")
     torch.manual_seed(0)
-    return frame, path, train(cfg)
+    return frame, path, fit(cfg)
 
 
 def test_training_logs_the_reconstruction_loss_of_every_column(trained):
@@ -70,10 +71,11 @@ def test_training_logs_the_reconstruction_loss_of_every_column(trained):
 
 def test_samples_keep_category_frequencies_and_correlation(trained):
     frame, _, results = trained
-    _, datamodule, module = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    datamodule, module = run.datamodule, run.module
     torch.manual_seed(1)
     samples = module.vae.sample(ROWS, mode="sample")
-    fidelity = datamodule.sample_fidelity(samples, "test")
+    fidelity = sample_fidelity(datamodule, samples, "test")
     value = {row["column"]: row["value"] for row in fidelity["columns"]}
     assert value["group"] < 0.05 and value["member"] < 0.05  # total-variation distances
     synthetic = datamodule.fitted_schema().inverse(samples)
@@ -84,7 +86,8 @@ def test_samples_keep_category_frequencies_and_correlation(trained):
 
 def test_checkpoint_restores_the_exact_preprocessing(trained):
     frame, _, results = trained
-    _, datamodule, _ = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    datamodule = run.datamodule
     test = datamodule.split("test")
     decoded = datamodule.fitted_schema().inverse(test.x, test.mask)
     original = frame.iloc[split_rows(ROWS, 0.1, 0.2, seed=0)["test"]][MODELLED].reset_index(drop=True)
@@ -98,13 +101,16 @@ def test_checkpoint_restores_the_exact_preprocessing(trained):
 
 def test_sampled_csv_has_the_original_columns_and_types(trained, tmp_path):
     frame, _, results = trained
-    _, datamodule, module = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    datamodule, module = run.datamodule, run.module
     (path,) = datamodule.write_samples(module.vae.sample(200, mode="sample"), tmp_path / "synthetic.csv")
     synthetic = pd.read_csv(path)
     assert list(synthetic.columns) == MODELLED and len(synthetic) == 200
     assert synthetic["visits"].dtype == np.int64 and synthetic["x1"].dtype == np.float64
-    assert set(synthetic["group"]) <= set(GROUPS) and set(synthetic["member"]) <= {"yes", "no"}
-    assert (synthetic["x1"].round(3) == synthetic["x1"]).all()  # written with the training decimals
+    assert set(synthetic["group"].dropna()) <= set(GROUPS) and set(synthetic["member"]) <= {"yes", "no"}
+    assert synthetic[["x1", "group"]].isna().any().all() and synthetic[["x2", "visits", "member"]].notna().all().all()  # 5% missing in training
+    observed = synthetic["x1"].dropna()
+    assert (observed.round(3) == observed).all()  # written with the training decimals
 
 
 def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained, tmp_path):
@@ -116,7 +122,7 @@ def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained
     assert sampled.returncode == 0, sampled.stdout + sampled.stderr
     synthetic = pd.read_csv(tmp_path / "synthetic.csv")
     assert list(synthetic.columns) == MODELLED and len(synthetic) == 1000
-    assert synthetic["visits"].dtype == np.int64 and set(synthetic["group"]) <= set(GROUPS)
+    assert synthetic["visits"].dtype == np.int64 and set(synthetic["group"].dropna()) <= set(GROUPS)
     assert synthetic["group"].nunique() == len(GROUPS)  # draws (the default for tables), not the most likely category
 
     output = tmp_path / "eval.json"
@@ -188,15 +194,16 @@ def test_impute_refuses_bad_input_and_writes_no_output(trained, tmp_path):
 
 def test_likelihood_and_data_must_match(tmp_path, trained):
     _, path, _ = trained
-    from vae_lab.build import build_datamodule, build_module
+    from vae_lab.training.assembly import build_datamodule
+    from vae_lab.training.module import VAEModule
 
     cfg = compose_train([*TABULAR, f"data.path={path}", "likelihood=gaussian"], tmp_path)
     datamodule = build_datamodule(cfg)
     with pytest.raises(ConfigError, match=r"GaussianLikelihood cannot model data .*CSVDataModule.*likelihood=tabular for data=csv"):
-        build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+        VAEModule.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
     image_cfg = compose_train(["likelihood=tabular"], tmp_path)
     with pytest.raises(ConfigError, match="likelihood=tabular needs the column layout of a table"):
-        build_module(image_cfg, (1, 28, 28))
+        VAEModule.from_config(image_cfg, (1, 28, 28))
     assert math.isfinite(datamodule.split("val").x.sum())
 
 
@@ -205,7 +212,7 @@ def test_the_python_api_samples_rows_and_imputes_as_the_commands_do(trained, tmp
     run = vae_lab.load_run(results["run_dir"])  # a run directory: its best checkpoint
     assert run.path == Path(results["best_checkpoint"]) and run.global_step > 0
     rows = run.sample_table(300, seed=0)
-    assert list(rows.columns) == MODELLED and len(rows) == 300 and set(rows["group"]) <= set(GROUPS)
+    assert list(rows.columns) == MODELLED and len(rows) == 300 and set(rows["group"].dropna()) <= set(GROUPS)
     incomplete = mixed_table(50, seed=9)
     source = tmp_path / "incomplete.csv"
     incomplete.to_csv(source, index=False)

@@ -11,8 +11,8 @@ import yaml
 from conftest import TINY, TINY_MNIST, cli_environment, compose_train, read_results, run_cli
 from wandb_offline import offline_runs, read_offline_run
 
-from vae_lab.checkpoints import load_run, read_checkpoint
-from vae_lab.commands.train import train
+from vae_lab.api import fit, load_run
+from vae_lab.training.checkpoint_format import read_checkpoint
 
 TEST_KEYS = ("test/elbo", "test/recon_loss", "test/kl", "test/loss")
 
@@ -80,7 +80,8 @@ def test_reloading_the_best_checkpoint_reproduces_the_test_metrics(cli_run, tiny
 
     run_dir, _ = cli_run
     results = read_results(run_dir)
-    cfg, datamodule, module = load_run(results["best_checkpoint"])
+    run = load_run(results["best_checkpoint"])
+    cfg, datamodule, module = run.config, run.datamodule, run.module
     assert cfg.model.beta == 0.5
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
     metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
@@ -97,7 +98,7 @@ def test_checkpoints_carry_the_resolved_config(cli_run):
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
     def run(seed, name):
         overrides = [*TINY, "data=ring", "likelihood=gaussian", "logger=csv", f"seed={seed}", "data.num_samples=600"]
-        return train(compose_train(overrides, tmp_path / name))
+        return fit(compose_train(overrides, tmp_path / name))
 
     first, again, other = run(0, "a"), run(0, "b"), run(1, "c")
     assert first["test/elbo"] == again["test/elbo"] and first["best_val_loss"] == again["best_val_loss"]
@@ -106,7 +107,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
 
 def test_learned_sigma_gaussian_on_the_ring_learns(tmp_path):
     overrides = [*TINY, "data=ring", "likelihood=gaussian_learned", "logger=csv", "trainer.max_epochs=8", "model.latent_dim=2"]
-    results = train(compose_train(overrides, tmp_path))
+    results = fit(compose_train(overrides, tmp_path))
     checkpoint = read_checkpoint(results["best_checkpoint"])
     raw_sigma = checkpoint["state_dict"]["vae.likelihood.raw_sigma"]
     assert raw_sigma.shape == (2,) and not torch.allclose(raw_sigma, torch.zeros(2))
@@ -221,7 +222,8 @@ def test_nan_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(tmp_pa
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     assert_one_clear_message(result, "training loss is nan at global step", f"the last good checkpoint is {last}", code=3)
-    _, _, module = load_run(last)
+    run = load_run(last)
+    module = run.module
     assert all(torch.isfinite(p).all() for p in module.parameters())
     step, epoch, batch = map(int, re.search(r"nan at global step (\d+) \(epoch (\d+), batch (\d+)\)", result.stdout).groups())
     assert epoch == 1  # the first epoch with the exploded learning rate

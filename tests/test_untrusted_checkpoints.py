@@ -8,9 +8,9 @@ import torch
 from conftest import TINY, compose_train, run_cli
 
 import vae_lab
-from vae_lab.checkpoints import CONFIG_KEY, read_checkpoint
-from vae_lab.commands.train import train
+from vae_lab.api import fit
 from vae_lab.errors import CheckpointError
+from vae_lab.training.checkpoint_format import CONFIG_KEY, read_checkpoint
 from vae_lab.training.module import VAEModule
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=300", "trainer.max_epochs=1"]
@@ -42,7 +42,7 @@ class RunsCommand:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("trained")
-    train(compose_train(RING, folder / "run"))
+    fit(compose_train(RING, folder / "run"))
     return folder / "run" / "checkpoints" / "last.ckpt"
 
 
@@ -121,7 +121,7 @@ class WideMLPEncoder(MLPEncoder):
 def test_a_users_own_class_loads_once_its_module_is_trusted(tmp_path, monkeypatch):
     (tmp_path / "users_encoders.py").write_text(USERS_ENCODER)
     monkeypatch.syspath_prepend(str(tmp_path))
-    train(compose_train([*RING, "encoder._target_=users_encoders.WideMLPEncoder"], tmp_path / "run"))
+    fit(compose_train([*RING, "encoder._target_=users_encoders.WideMLPEncoder"], tmp_path / "run"))
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
 
     with pytest.raises(CheckpointError, match=r"encoder._target_=users_encoders.WideMLPEncoder.*trusted_modules=\[users_encoders\]"):
@@ -132,8 +132,10 @@ def test_a_users_own_class_loads_once_its_module_is_trusted(tmp_path, monkeypatc
     env = {"PYTHONPATH": str(tmp_path)}
     refused = run_cli(["eval", f"ckpt_path={checkpoint}", "eval.iwae_samples=5", "eval.refine_examples=0"], cwd=tmp_path, env=env)
     assert refused.returncode == 2 and "trusted_modules=[users_encoders]" in refused.stderr + refused.stdout
-    trusted = run_cli(["eval", f"ckpt_path={checkpoint}", "eval.iwae_samples=5", "eval.refine_examples=0", "trusted_modules=[users_encoders]"], cwd=tmp_path, env=env)
+    trusted = run_cli(
+        ["eval", f"ckpt_path={checkpoint}", "eval.iwae_samples=5", "eval.refine_examples=0", "trusted_modules=[users_encoders]"], cwd=tmp_path, env=env
+    )
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     # Resuming trusts the classes the composed config names itself.
-    resumed = train(compose_train([*RING, "encoder._target_=users_encoders.WideMLPEncoder", "trainer.max_epochs=2"], tmp_path / "run"))
+    resumed = fit(compose_train([*RING, "encoder._target_=users_encoders.WideMLPEncoder", "trainer.max_epochs=2"], tmp_path / "run"))
     assert resumed["epochs"] == 2

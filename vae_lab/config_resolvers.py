@@ -5,9 +5,15 @@ from datetime import datetime
 
 from omegaconf import OmegaConf
 
-# One id per process: a timestamp (sortable) plus a random suffix, so that runs started in the same
-# second (a cluster array, two terminals) never share a directory.
-PROCESS_RUN_ID = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{secrets.token_hex(3)}"
+
+def fresh_run_id() -> str:
+    """A timestamp (sortable) plus a random suffix, so that runs started in the same second (a cluster array,
+    two terminals) never share a directory."""
+    return f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{secrets.token_hex(3)}"
+
+
+# One id per process (a sweep's jobs share it); ``vae_lab.train`` takes a fresh one for each call.
+PROCESS_RUN_ID = fresh_run_id()
 
 
 def run_dir_name(run_name: str | None) -> str:

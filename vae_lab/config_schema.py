@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, Literal
 
 from hydra.utils import get_method
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from vae_lab.errors import ConfigError
@@ -59,6 +60,12 @@ class ModelSettings:
     kl_schedule: Any = None
 
 
+def model_settings(node: DictConfig) -> ModelSettings:
+    """The ``model`` node, checked and read as ``ModelSettings`` (its schedule node aside); a ConfigError names a bad value."""
+    values = {key: value for key, value in _container(node).items() if key != "kl_schedule"}
+    return validated(ModelSettings, values, "model")
+
+
 @dataclass
 class TrainSettings:
     """The top-level keys of ``vae-lab train`` (conf/train.yaml)."""
@@ -89,6 +96,7 @@ class FromCheckpointSettings:
 
 @dataclass
 class EvalCommandSettings(FromCheckpointSettings):
+    eval: dict[str, Any] = field(default_factory=dict)  # the settings of conf/eval.yaml's node, checked when the command reads them
     split: Literal["train", "val", "test"] = "test"
     compile: bool | Literal["auto"] | None = "auto"
     log_to_run: bool = True
@@ -189,13 +197,21 @@ COMMAND_SETTINGS: dict[str, type] = {
 
 def check_config(cfg: DictConfig) -> None:
     """A ConfigError naming the first value of `cfg` that its schema does not allow; see the module docstring."""
-    settings = COMMAND_SETTINGS.get(str(cfg.get("task_name")))
+    resolved = _container(cfg)  # every interpolation resolves
+    missing = _missing_key(resolved)
+    if missing is not None:
+        raise ConfigError(f"{missing} has no value (??? in the config); give it one on the command line: {missing}=...")
+    command = str(resolved.get("task_name"))
+    settings = COMMAND_SETTINGS.get(command)
     if settings is not None:
-        scalars = {key: value for key, value in _container(cfg).items() if key in {f.name for f in fields(settings)}}
+        scalars = {key: value for key, value in resolved.items() if key in {f.name for f in fields(settings)}}
         validated(settings, scalars)
     check_cluster(cfg)
     for group in BUILT_GROUPS:
         check_group_is_chosen(cfg, group)
+    for group in NEEDED_GROUPS.get(command, ()):
+        if next(target_nodes(cfg.get(group)), None) is None:
+            raise ConfigError(f"no {group} is chosen, and {command} needs one: choose one with {group}=NAME (`vae-lab {command} --help` lists them)")
     for key, node in target_nodes(cfg):
         check_target_node(node, key)
 
@@ -208,6 +224,7 @@ def check_cluster(cfg: DictConfig) -> None:
 
 # The config groups whose every option builds something (a ``_target_`` at some depth of the node).
 BUILT_GROUPS = ("data", "likelihood", "encoder", "decoder", "prior", "hierarchy", "optimizer", "scheduler")
+NEEDED_GROUPS = {"train": ("data", "likelihood", "encoder", "decoder", "prior", "optimizer")}  # the rest may be chosen away (scheduler=null)
 
 
 def check_group_is_chosen(cfg: DictConfig, group: str) -> None:
@@ -239,8 +256,9 @@ def target_nodes(node: Any, key: str = "") -> typing.Iterator[tuple[str, DictCon
             if not str(name).startswith("_") and not OmegaConf.is_missing(node, name):
                 yield from target_nodes(node[name], f"{key}.{name!s}" if key else str(name))
     elif isinstance(node, ListConfig):
-        for position, item in enumerate(node):
-            yield from target_nodes(item, f"{key}[{position}]")
+        for position in range(len(node)):
+            if not OmegaConf.is_missing(node, position):
+                yield from target_nodes(node[position], f"{key}[{position}]")
 
 
 def check_target_node(node: DictConfig, key: str) -> None:
@@ -249,6 +267,9 @@ def check_target_node(node: DictConfig, key: str) -> None:
         target = get_method(node._target_)
     except Exception as error:  # Hydra wraps import failures in its own exception types
         raise ConfigError(f"{key}._target_={node._target_} cannot be found ({error}); check the spelling or install its package") from None
+    for flag in ("_partial_", "_recursive_"):
+        if not isinstance(node.get(flag, False), bool):
+            raise ConfigError(f"{key}.{flag}={node[flag]!r}: must be true or false (a flag of Hydra's instantiate)")
     try:
         signature = inspect.signature(target)
         hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target, include_extras=True)
@@ -276,11 +297,37 @@ def is_target(value: Any) -> bool:
 
 def validated(schema: type, values: dict[str, Any], key: str = "", target: str | None = None) -> Any:
     """`values` checked against `schema` (a dataclass or pydantic model) and built into it; a ConfigError
-    naming the full key (under `key`), the value and what is allowed."""
+    naming the full key (under `key`), the value and what is allowed.
+
+    A value is never converted to another kind: the config keeps what the user wrote, and the code reads it from there,
+    so text read as a number or a truth value ('1e3', 'no'), 2.0 read as an integer or true read as a number is refused.
+    """
     try:
-        return TypeAdapter(schema).validate_python(values)
+        result: Any = TypeAdapter(schema).validate_python(values)
     except ValidationError as error:
         raise ConfigError(_message(error, values, key, target)) from None
+    converted = _converted(values, result, key)
+    if converted is not None:
+        full_key, value, read_as = converted
+        what = "true or false" if isinstance(read_as, bool) else "a whole number" if isinstance(read_as, int) else "a number"
+        given = {str: "text (write it without quotes)", bool: "true or false", float: "a decimal number", int: "a number"}[type(value)]
+        where = f" (a setting of {target})" if target else ""
+        raise ConfigError(f"{full_key}={value!r}: must be {what}, not {given}{where}")
+    return result
+
+
+def _converted(value: Any, result: Any, key: str) -> tuple[str, Any, Any] | None:
+    """(full key, value, what validation made of it) of the first value in `value` that validation turned into a number
+    or truth value of another type (an int becoming a float aside); None if there is none. `result` is what it built."""
+    if isinstance(value, dict):
+        items = [(f"{key}.{name}" if key else str(name), item, result.get(name) if isinstance(result, dict) else getattr(result, str(name), None))
+                 for name, item in value.items()]  # fmt: skip
+    elif isinstance(value, list) and isinstance(result, list | tuple):
+        items = [(f"{key}[{position}]", item, built) for position, (item, built) in enumerate(zip(value, result))]
+    else:
+        read_as_another = type(result) is not type(value) and not (type(value) is int and type(result) is float)
+        return (key, value, result) if read_as_another and isinstance(value, str | int | float) and isinstance(result, int | float) else None
+    return next(filter(None, (_converted(item, built, full_key) for full_key, item, built in items)), None)
 
 
 def _message(error: ValidationError, values: dict[str, Any], key: str, target: str | None) -> str:
@@ -300,5 +347,24 @@ def _message(error: ValidationError, values: dict[str, Any], key: str, target: s
     return f"{full_key}={shown!r}: {allowed}{where}"
 
 
+def _missing_key(value: Any, key: str = "") -> str | None:
+    """The full key of the first missing value (``???``) in `value`, a config as plain data; None if there is none."""
+    if isinstance(value, dict):
+        found = (_missing_key(item, f"{key}.{name}" if key else str(name)) for name, item in value.items())
+    elif isinstance(value, list):
+        found = (_missing_key(item, f"{key}[{position}]") for position, item in enumerate(value))
+    else:
+        return key if isinstance(value, str) and value == MISSING else None
+    return next(filter(None, found), None)
+
+
 def _container(node: DictConfig) -> dict[str, Any]:
-    return typing.cast(dict[str, Any], OmegaConf.to_container(node, resolve=True, throw_on_missing=False))
+    """`node` as plain data, interpolations resolved; one that cannot be resolved (``${nope}``) is a ConfigError naming its key."""
+    try:
+        return typing.cast(dict[str, Any], OmegaConf.to_container(node, resolve=True, throw_on_missing=False))
+    except InterpolationResolutionError as error:
+        problem = str(error).splitlines()[0]
+        raise ConfigError(
+            f"{error.full_key} cannot be resolved ({problem}); an interpolation ${{...}} names an existing key (e.g. ${{seed}}) or a "
+            "resolver (e.g. ${oc.env:NAME,default}); write \\${...} for the text itself"
+        ) from None

@@ -45,37 +45,13 @@ from vae_lab.atomic_files import write_text
 from vae_lab.errors import ConfigError
 from vae_lab.run_dir import pid_alive
 from vae_lab.sweeps import RESULTS
+from vae_lab.training.optuna_study import JOURNAL_IN_SWEEP_DIR, make_pruner, open_storage
 
 log = logging.getLogger(__name__)
 
-JOURNAL_IN_SWEEP_DIR = "optuna.journal"
 RESULTS_FILE = "optimization_results.yaml"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-PRUNERS = {
-    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2),
-    "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1),
-}
 POLL_S = 2.0
-
-
-def open_storage(storage: str | None, sweep_dir: str | Path) -> optuna.storages.BaseStorage:
-    """The study's storage: a journal file (``storage`` a path, or null: in the sweep directory) or a database URL."""
-    if storage and "://" in str(storage):
-        return optuna.storages.RDBStorage(str(storage))
-    path = Path(storage) if storage else Path(sweep_dir) / JOURNAL_IN_SWEEP_DIR
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-
-
-def make_pruner(pruner: Any) -> optuna.pruners.BasePruner:
-    """null/none, median, hyperband, or a ``_target_`` config of any Optuna pruner."""
-    if pruner is None or pruner == "none":
-        return optuna.pruners.NopPruner()
-    if isinstance(pruner, str):
-        if pruner not in PRUNERS:
-            raise ConfigError(f"hydra.sweeper.pruner must be none, median, hyperband or a _target_ config, got '{pruner}'")
-        return PRUNERS[pruner]()
-    return instantiate(pruner)
 
 
 def distribution(override: Override) -> BaseDistribution | str:

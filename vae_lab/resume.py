@@ -18,9 +18,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from vae_lab.checkpoints import CONFIG_KEY, INSTANTIATED_NODES, instantiated_targets, read_checkpoint
 from vae_lab.errors import CheckpointError, ConfigError
 from vae_lab.run_dir import RunDir
+from vae_lab.training.checkpoint_format import CONFIG_KEY, INSTANTIATED_NODES, instantiated_targets, read_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from vae_lab.atomic_files import write_text
-from vae_lab.build import build
 from vae_lab.run_dir import RunDir, RunDirInUse
+from vae_lab.training.assembly import build
 from vae_lab.wandb_setup import finish_wandb_run, wandb_mode
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,11 @@ import torch
 from conftest import compose_train, write_amat_files
 from PIL import Image
 
-from vae_lab.build import build_datamodule
 from vae_lab.data.binarized_mnist import BinarizedMNISTDataModule
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import DataError
+from vae_lab.evaluation.sample_fidelity import sample_fidelity
+from vae_lab.training.assembly import build_datamodule
 
 
 def test_reads_the_three_official_splits_plain_or_gzipped(tmp_path):
@@ -89,5 +90,5 @@ def test_the_default_hooks_of_any_data_module(tmp_path):
     datamodule = Vectors()
     assert datamodule.write_samples(samples, tmp_path / "s") == [tmp_path / "s.pt"]
     assert torch.equal(torch.load(tmp_path / "s.pt"), samples)
-    assert datamodule.sample_fidelity(samples, "test") == {}
+    assert sample_fidelity(datamodule, samples, "test") == {}
     assert datamodule.provenance() == {"dataset": "vectors"}

@@ -8,6 +8,7 @@ import torch
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import DataError
+from vae_lab.evaluation.sample_fidelity import sample_fidelity
 
 
 @pytest.fixture
@@ -42,13 +43,14 @@ def test_splits_are_seeded_disjoint_and_cover_every_row():
 
 def test_batches_carry_the_mask_of_missing_cells_and_the_target_labels(table_path):
     datamodule = CSVDataModule(str(table_path), target="label", batch_size=64, val_size=0.1, test_size=0.1)
-    assert datamodule.data_shape == (1 + 1 + 3 + 1,)
+    assert datamodule.data_shape == (1 + 2 + 3 + 1,)  # weight: its value and its missingness indicator
     assert [len(datamodule.split(s)) for s in ("train", "val", "test")] == [160, 20, 20]
     batch = next(iter(datamodule.train_dataloader()))
     assert set(batch) == {"x", "y", "index", "mask"} and batch["x"].dtype == torch.float32
-    assert batch["mask"].shape == batch["x"].shape and not batch["mask"][:, 1].all()
+    assert batch["mask"].shape == batch["x"].shape and not batch["mask"][:, 1].all() and batch["mask"][:, 2].all()
+    assert torch.equal(batch["x"][:, 2], (~batch["mask"][:, 1]).float())  # the indicator: 1 where the value is missing
     assert set(batch["y"].tolist()) <= {0, 1}
-    assert datamodule.likelihood_kwargs()["columns"][2] == {"name": "colour", "kind": "categorical", "width": 3}
+    assert datamodule.likelihood_kwargs()["columns"][2] == {"name": "colour", "kind": "categorical", "width": 3, "missing": False}
     provenance = datamodule.provenance()
     assert provenance["rows"] == 200 and provenance["target"] == "label" and provenance["path"] == str(table_path)
     assert provenance["columns"] == {"numeric": ["age", "weight"], "categorical": ["colour"], "binary": ["smoker"]}
@@ -86,7 +88,7 @@ def test_loading_a_different_schema_encodes_the_splits_again(table_path):
 def test_sample_fidelity_compares_samples_with_the_real_split(table_path):
     datamodule = CSVDataModule(str(table_path))
     real = datamodule.split("test").x
-    fidelity = datamodule.sample_fidelity(real, "test")  # samples identical to the split's rows
+    fidelity = sample_fidelity(datamodule, real, "test")  # samples identical to the split's rows
     assert {row["column"] for row in fidelity["columns"]} == {"age", "weight", "colour", "smoker", "label"}
     observed = [row for row in fidelity["columns"] if row["column"] != "weight"]
     assert all(row["value"] == 0 for row in observed)

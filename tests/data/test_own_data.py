@@ -11,10 +11,10 @@ from conftest import TINY, compose_train, run_cli
 from PIL import Image
 
 import vae_lab
-from vae_lab.build import build_datamodule
-from vae_lab.commands.train import train
+from vae_lab.api import fit
 from vae_lab.data.image_folder import ImageFolderDataModule
 from vae_lab.errors import ConfigError, DataError
+from vae_lab.training.assembly import build_datamodule
 
 CONV_RGB = [*(o for o in TINY if "hidden_sizes" not in o), "data=image_folder", "encoder=conv", "decoder=conv",
             "likelihood=discretized_logistic", "likelihood.components=2", "encoder.channels=[8,16]", "decoder.channels=[16,8]",
@@ -58,7 +58,7 @@ def test_an_image_folder_trains_evaluates_samples_and_encodes_through_the_cli(im
 
 def test_a_folder_of_classes_conditions_a_conv_vae_on_its_class_names(image_folder, tmp_path):
     cfg = compose_train([*CONV_RGB, f"data.path={image_folder}", "data.image_size=32", "model.condition=label", "prior=conditional"], tmp_path)
-    run = vae_lab.load_run(train(cfg)["last_checkpoint"])
+    run = vae_lab.load_run(fit(cfg)["last_checkpoint"])
     assert run.datamodule.conditions.variables[0].values == ["cats", "dogs"]
     assert run.sample(4, condition={"label": "dogs"}, seed=0).shape == (4, 3, 32, 32)
     assert torch.isfinite(run.elbo("test", num_samples=2)).all()  # each image given its own class
@@ -68,7 +68,7 @@ def test_a_folder_of_classes_conditions_a_conv_vae_on_its_class_names(image_fold
 
 def test_64x64_rgb_trains_with_the_same_config_reading_images_from_disk(image_folder, tmp_path):
     cfg = compose_train([*CONV_RGB, f"data.path={image_folder}", "data.image_size=64", "data.in_memory=false", "data.num_workers=1"], tmp_path)
-    results = train(cfg)
+    results = fit(cfg)
     assert results["status"] == "completed" and math.isfinite(results["test/elbo"])
     datamodule = build_datamodule(cfg)
     assert datamodule.data_shape == (3, 64, 64) and not datamodule.held_in_memory
@@ -82,7 +82,7 @@ def test_arrays_npy_and_npz_train_and_encode_through_the_cli(tmp_path):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "vectors.npy", rng.normal(size=(300, 6)).astype(np.float32))
     np.savez(tmp_path / "images.npz", pixels=rng.integers(0, 256, size=(300, 1, 8, 8), dtype=np.uint8), digit=rng.integers(0, 3, 300))
-    vectors = train(compose_train([*TINY, "data=array", f"data.path={tmp_path / 'vectors.npy'}", "likelihood=gaussian", "data.val_size=0.2"], tmp_path / "v"))
+    vectors = fit(compose_train([*TINY, "data=array", f"data.path={tmp_path / 'vectors.npy'}", "likelihood=gaussian", "data.val_size=0.2"], tmp_path / "v"))
     assert vectors["status"] == "completed"
     options = ["data=array", f"data.path={tmp_path / 'images.npz'}", "data.key=pixels", "data.labels_key=digit", "run_name=npz"]
     trained = run_cli(["train", *TINY, "data.val_size=0.2", *options], cwd=tmp_path)
@@ -107,7 +107,7 @@ def test_any_torch_dataset_is_wrapped_with_our_splits_and_order(tmp_path):
     datamodule = build_datamodule(cfg)
     assert datamodule.data_shape == (1, 8, 8) and datamodule.split("train").stored.dtype == torch.uint8
     assert sum(len(datamodule.split(name)) for name in ("train", "val", "test")) == 120
-    assert train(cfg)["status"] == "completed"
+    assert fit(cfg)["status"] == "completed"
 
 
 def test_bad_own_data_is_one_message_at_the_cli_and_writes_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 import torch
 
+from vae_lab.data.in_memory import split_rows
 from vae_lab.data.ring import RingDataModule, ring_points
 
 
@@ -22,3 +23,11 @@ def test_ring_splits_and_noise():
     clean = RingDataModule(num_samples=1000, val_size=100, test_size=200)
     clean.setup()
     assert not torch.equal(clean.split("test").x, datamodule.split("test").x)
+
+
+def test_held_out_fractions_are_shares_of_all_points_as_in_every_data_module():
+    datamodule = RingDataModule(num_samples=1000, val_size=0.1, test_size=0.2)
+    datamodule.setup()
+    sizes = {name: len(datamodule.split(name)) for name in ("train", "val", "test")}
+    assert sizes == {"train": 700, "val": 100, "test": 200}
+    assert sizes == {name: len(rows) for name, rows in split_rows(1000, 0.1, 0.2, seed=0).items()}

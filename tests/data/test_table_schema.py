@@ -144,13 +144,48 @@ def test_without_standardization_numbers_enter_the_model_as_they_are(tmp_path):
 def test_missing_cells_are_masked_and_fed_to_the_encoder_as_training_means(tmp_path):
     frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"], "b": ["y", "n", "y", None]})
     path = csv_of(tmp_path, frame)
-    table, schema = infer(path)
+    table, schema = infer(path, generate_missing=False)
     encoded = schema.transform(table, str(path))
     # slots: v | c=a, c=b, c=c | b (n=0, y=1)
     assert encoded.mask.tolist() == [[True] * 5, [True, False, False, False, True], [False, True, True, True, True], [True] * 4 + [False]]
     assert encoded.x[2, 0] == 0.0  # the mean after standardization
     assert encoded.x[1, 1:4].tolist() == pytest.approx([1 / 3] * 3)  # category frequencies
     assert encoded.x[3, 4] == pytest.approx(2 / 3)  # frequency of "y"
+
+
+def test_a_column_with_missing_training_cells_gets_a_missing_state(tmp_path):
+    """The missingness indicator follows the value slots, 1 where the cell is missing and always observed; generated rows
+    whose indicator is set come back missing (``generated_mask``)."""
+    frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"], "d": ["x", "y", "y", "x"]})
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path)
+    assert [column.missing_share for column in schema.columns] == [0.25, 0.25, 0.0]
+    assert [(entry["width"], entry["missing"]) for entry in schema.layout()] == [(2, True), (4, True), (1, False)]
+    encoded = schema.transform(table, str(path))
+    # slots: v, missing | c=a, c=b, c=c, missing | d (x=0, y=1)
+    assert encoded.x[:, [1, 5]].tolist() == [[0, 0], [0, 1], [1, 0], [0, 0]]
+    assert encoded.mask.tolist() == [[True] * 7, [True, True, False, False, False, True, True], [False] + [True] * 6, [True] * 7]
+    generated = encoded.x.copy()
+    generated[:, [1, 5]] = [[0.9, 0.1], [0.2, 0.7], [0.4, 0.6], [0.0, 0.0]]  # a draw's 0/1, or E[x|z]'s probabilities
+    decoded = schema.inverse(generated, schema.generated_mask(generated))
+    assert decoded["v"].isna().tolist() == [True, False, False, False] and decoded["c"].isna().tolist() == [False, True, True, False]
+    assert decoded["d"].notna().all() and schema.inverse(generated).notna().all().all()  # without the mask every cell has a value
+
+
+def test_a_schema_saved_without_missing_states_loads_as_before(tmp_path):
+    """Checkpoints from before the missing state: no indicator slot, and missing cells are masked as they were."""
+    frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"]})
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path)
+    state = schema.state_dict()
+    for column in state["columns"]:
+        del column["missing_share"]
+    restored = TableSchema.from_state_dict(state)
+    _, without = infer(path, generate_missing=False)
+    assert restored.width == without.width == 4 and restored.layout() == without.layout()
+    old, new = restored.transform(table, str(path)), without.transform(table, str(path))
+    assert np.array_equal(old.x, new.x) and np.array_equal(old.mask, new.mask)
+    assert restored.generated_mask(old.x).all()
 
 
 def test_unseen_categories_become_the_unknown_category_with_a_warning(tmp_path, caplog):

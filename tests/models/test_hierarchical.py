@@ -5,7 +5,6 @@ import torch
 from conftest import compose_train
 from torch.distributions import Normal, kl_divergence
 
-from vae_lab.build import build_vae
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
@@ -17,6 +16,7 @@ from vae_lab.models.hierarchical import HierarchicalVAE, Ladder
 from vae_lab.models.likelihoods import BernoulliLikelihood
 from vae_lab.models.priors import ConditionalNormalPrior, StandardNormalPrior
 from vae_lab.models.vae import ELBOTerms
+from vae_lab.training.assembly import build_vae
 from vae_lab.training.module import VAEModule
 
 MODEL = TwoLayerLinearGaussian()

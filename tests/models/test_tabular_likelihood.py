@@ -1,7 +1,9 @@
 """The mixed tabular likelihood against torch.distributions, column by column."""
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, Normal
 
 from vae_lab.errors import ConfigError
@@ -147,3 +149,100 @@ def test_point_mass_samples_put_the_masses_at_their_shares():
     assert on_mass.float().mean().item() == pytest.approx(0.4, abs=0.015)
     assert (draws[on_mass, 0] == 0).all() and (draws[:, 1] + draws[:, 2] == 1).all()
     assert draws[~on_mass, 0].mean().item() == pytest.approx(2.0, abs=0.05)
+
+
+# A numeric column (value, indicator: slots 0, 1) and a categorical one (3 values, indicator: slots 2-5) with a missing state.
+MISSING_COLUMNS = [{"name": "wage", "kind": "numeric", "width": 2, "missing": True}, {"name": "sector", "kind": "categorical", "width": 4, "missing": True}]
+
+
+@torch.no_grad()
+def test_the_missing_state_is_a_normalized_factor():
+    """log p(cell) = log pi for a missing cell, log(1 - pi) + log p(value) for an observed one: P(missing) + the integral
+    (a Gaussian column, on a grid) or the sum (a categorical column) over observed values = 1."""
+    likelihood = TabularLikelihood((6,), MISSING_COLUMNS, sigma=0.8)
+    params = torch.tensor([[0.4, -0.7, 1.0, -0.5, 0.2, 1.3]], dtype=torch.float64)  # the wage's mean, logits of pi, the sector's logits
+    sigma = likelihood.gaussian.sigma(params).double()[0]
+    missing = torch.tensor([[0.0, 1, 0, 0, 0, 1]], dtype=torch.float64)  # value slots masked, indicators observed and 1
+    mask = torch.tensor([[False, True, False, False, False, True]])
+    p_missing = likelihood.column_log_prob(missing, params, mask)[0].exp()
+    assert p_missing.tolist() == pytest.approx([torch.sigmoid(torch.tensor(-0.7)).item(), torch.sigmoid(torch.tensor(1.3)).item()])
+
+    grid = torch.linspace(0.4 - 12 * sigma.item(), 0.4 + 12 * sigma.item(), 20001, dtype=torch.float64)
+    rows = torch.zeros(len(grid), 6, dtype=torch.float64)
+    rows[:, 0], rows[:, 2] = grid, 1.0
+    density = likelihood.column_log_prob(rows, params.expand(len(grid), 6))[:, 0].exp()
+    assert float(p_missing[0] + torch.trapezoid(density, grid)) == pytest.approx(1.0, abs=1e-6)
+    categories = torch.zeros(3, 6, dtype=torch.float64)
+    categories[torch.arange(3), 2 + torch.arange(3)] = 1.0
+    assert float(p_missing[1] + likelihood.column_log_prob(categories, params.expand(3, 6))[:, 1].exp().sum()) == pytest.approx(1.0, abs=1e-12)
+
+    row = torch.tensor([[1.7, 0, 0, 1, 0, 0]], dtype=torch.float64)
+    observed = likelihood.column_log_prob(row, params)[0]
+    expected = [F.logsigmoid(torch.tensor(0.7, dtype=torch.float64)) + Normal(0.4, sigma).log_prob(torch.tensor(1.7, dtype=torch.float64)),
+                F.logsigmoid(torch.tensor(-1.3, dtype=torch.float64)) + Categorical(logits=params[0, 2:5]).log_prob(torch.tensor(1))]  # fmt: skip
+    assert observed.tolist() == pytest.approx([float(e) for e in expected], abs=1e-6)  # sigma and the bounds are float32
+    assert float(likelihood.log_prob(row, params)[0]) == pytest.approx(float(sum(expected)), abs=1e-6)
+
+
+def test_masking_a_missing_state_leaves_the_likelihood_of_the_observed_cells():
+    """Value slots masked: the cell counts log pi; value and indicator masked (an unobserved cell, as impute's chains
+    see a cell they fill): nothing; the other column is unchanged either way."""
+    likelihood = TabularLikelihood((6,), MISSING_COLUMNS)
+    params = torch.randn(4, 6, generator=torch.Generator().manual_seed(4))
+    x = torch.tensor([[0.3, 0, 1, 0, 0, 0]] * 4)
+    full = likelihood.column_log_prob(x, params)
+    value_masked = torch.ones(4, 6, dtype=torch.bool)
+    value_masked[:, 0] = False
+    x_missing = x.clone()
+    x_missing[:, 1] = 1.0
+    per_column = likelihood.column_log_prob(x_missing, params, value_masked)
+    assert torch.allclose(per_column[:, 0], F.logsigmoid(params[:, 1])) and torch.allclose(per_column[:, 1], full[:, 1])
+    unobserved = value_masked.clone()
+    unobserved[:, 1] = False
+    assert torch.equal(likelihood.column_log_prob(x_missing, params, unobserved)[:, 0], torch.zeros(4))
+
+
+def test_samples_and_means_carry_the_missing_state():
+    likelihood = TabularLikelihood((6,), MISSING_COLUMNS)
+    params = torch.tensor([[0.0, 0.8473, 0.0, 0.0, 0.0, -2.1972]]).expand(40000, 6)  # pi = 0.7 and 0.1
+    torch.manual_seed(0)
+    draws = likelihood.sample(params)
+    assert set(draws[:, [1, 5]].unique().tolist()) == {0.0, 1.0}
+    assert draws[:, 1].mean().item() == pytest.approx(0.7, abs=0.01) and draws[:, 5].mean().item() == pytest.approx(0.1, abs=0.01)
+    assert torch.equal(draws[:, 2:5].sum(1), torch.ones(40000))  # a missing cell's value slots hold a draw all the same
+    assert likelihood.mean(params[:1])[0, [1, 5]].tolist() == pytest.approx([0.7, 0.1], abs=1e-4)
+
+
+BOUNDED = [{"name": "weight", "kind": "numeric", "width": 1, "low": -0.5, "high": 2.0}]
+
+
+@pytest.mark.parametrize("mean, sigma", [(0.3, 0.4), (-3.0, 0.3), (1.9, 0.05), (7.2, 1.5), (0.0, 9.0)])
+@torch.no_grad()
+def test_a_bounded_column_is_a_gaussian_folded_into_its_range(mean, sigma):
+    """FN(x) = sum_k N(x + 2kL) + N(2a - x + 2kL) on [a, b]: it integrates to 1 (on a grid), its mean is the grid's, and
+    its draws stay in range with the density's distribution, whether the mean is inside, near or far outside the range."""
+    likelihood = TabularLikelihood((1,), BOUNDED, sigma=min(sigma, 9.0), sigma_min=0.01)
+    params = torch.tensor([[mean]], dtype=torch.float64)
+    used_sigma = float(likelihood.folded_sigma(params)[0])
+    assert used_sigma == pytest.approx(min(sigma, 2.5))  # sigma is used up to the range L
+    grid = torch.linspace(-0.5, 2.0, 200001, dtype=torch.float64)
+    density = likelihood.log_prob(grid[:, None], params.expand(len(grid), 1)).exp()
+    assert float(torch.trapezoid(density, grid)) == pytest.approx(1.0, abs=1e-6)
+    images = torch.cat([grid[:, None] + 5.0 * torch.arange(-30, 31), -1.0 - grid[:, None] + 5.0 * torch.arange(-30, 31)], dim=1)
+    gaussian = Normal(torch.tensor(mean, dtype=torch.float64), torch.tensor(used_sigma, dtype=torch.float64))
+    assert torch.allclose(density, gaussian.log_prob(images).exp().sum(1), rtol=1e-6, atol=1e-300)
+    expected_mean = float(torch.trapezoid(density * grid, grid))
+    assert float(likelihood.mean(params)[0, 0]) == pytest.approx(expected_mean, abs=1e-6)
+    torch.manual_seed(0)
+    draws = likelihood.sample(params.expand(50000, 1))[:, 0]
+    assert draws.min() >= -0.5 and draws.max() <= 2.0
+    cdf = torch.cumulative_trapezoid(density, grid)
+    at_draws = torch.from_numpy(np.interp(draws.sort().values.numpy(), grid[1:].numpy(), cdf.numpy()))
+    assert (at_draws - torch.arange(1, 50001, dtype=torch.float64) / 50000).abs().max() < 0.01  # Kolmogorov-Smirnov distance
+
+
+def test_without_bounds_the_factor_is_the_gaussian():
+    likelihood = TabularLikelihood((1,), [{"name": "v", "kind": "numeric", "width": 1, "low": -np.inf, "high": np.inf}], sigma=0.6)
+    x, params = torch.randn(100, 1), 3 * torch.randn(100, 1)
+    assert torch.allclose(likelihood.log_prob(x, params), Normal(params[:, 0], 0.6).log_prob(x[:, 0]), atol=1e-5)
+    assert torch.equal(likelihood.mean(params), params)

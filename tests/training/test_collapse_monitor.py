@@ -9,11 +9,12 @@ from conftest import TINY, compose_train
 from torch import nn
 from wandb_offline import finished_offline_run
 
-from vae_lab.build import build_callbacks, build_datamodule, build_loggers, build_trainer
+from vae_lab.build import build_callbacks, build_loggers, build_trainer
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood
 from vae_lab.models.priors import StandardNormalPrior
 from vae_lab.models.vae import VAE
+from vae_lab.training.assembly import build_datamodule
 from vae_lab.training.collapse_monitor import CollapseMonitor
 from vae_lab.training.module import VAEModule
 from vae_lab.wandb_setup import finish_wandb_run

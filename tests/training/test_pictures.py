@@ -8,7 +8,7 @@ from PIL import Image
 from test_train import assert_one_clear_message
 from wandb_offline import finished_offline_run, offline_runs
 
-from vae_lab.commands.train import train
+from vae_lab.api import fit
 from vae_lab.errors import ConfigError
 
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
@@ -28,7 +28,7 @@ def fit_with_pictures(overrides, run_dir, monkeypatch, data_dir=None):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     pictures = ["callbacks=pictures", "callbacks.pictures.every_n_epochs=1", "logger=csv_wandb"]
-    results = train(compose_train([*overrides, *pictures], run_dir, data_dir))
+    results = fit(compose_train([*overrides, *pictures], run_dir, data_dir))
     return results, finished_offline_run(run_dir)
 
 
@@ -62,15 +62,15 @@ def test_vector_data_gets_histograms_and_its_2d_latent_space(tmp_path, monkeypat
 
 def test_pictures_leave_training_unchanged(tmp_path):
     """Pictures draw their own seeded random numbers: the run's numbers are those of a run without them."""
-    plain = train(compose_train(RING, tmp_path / "plain"))
-    pictured = train(compose_train([*RING, "callbacks=pictures", "callbacks.pictures.every_n_epochs=1"], tmp_path / "pictured"))
+    plain = fit(compose_train(RING, tmp_path / "plain"))
+    pictured = fit(compose_train([*RING, "callbacks=pictures", "callbacks.pictures.every_n_epochs=1"], tmp_path / "pictured"))
     assert pictured["test/elbo"] == plain["test/elbo"]
     assert (tmp_path / "pictured" / "pictures" / "histograms_epoch002.png").is_file()
 
 
 def test_every_n_epochs_and_at_end(tmp_path):
     overrides = [*RING, "trainer.max_epochs=3", "callbacks=pictures", "callbacks.pictures.every_n_epochs=2", "callbacks.pictures.draw=[histograms]"]
-    train(compose_train(overrides, tmp_path))
+    fit(compose_train(overrides, tmp_path))
     assert sorted(path.name for path in (tmp_path / "pictures").iterdir()) == ["histograms_epoch002.png", "histograms_epoch003.png"]
 
 
@@ -88,7 +88,7 @@ def test_every_n_epochs_and_at_end(tmp_path):
 )
 def test_pictures_that_cannot_work_are_config_errors_before_training(overrides, message, tmp_path):
     with pytest.raises(ConfigError) as error:
-        train(compose_train([*RING, "callbacks=pictures", *overrides], tmp_path))
+        fit(compose_train([*RING, "callbacks=pictures", *overrides], tmp_path))
     assert message in str(error.value)
     assert not (tmp_path / "checkpoints").exists()
 

@@ -9,8 +9,7 @@ import torch
 from conftest import TINY, compose_train
 from torch import nn
 
-from vae_lab.build import build_module
-from vae_lab.commands.train import train
+from vae_lab.api import fit
 from vae_lab.errors import ConfigError
 from vae_lab.models.decoders import MLPDecoder
 from vae_lab.models.likelihoods import GaussianLikelihood
@@ -82,7 +81,7 @@ def test_a_run_logs_the_scheduled_weight_the_minimized_loss_and_the_true_kl(tmp_
         "model.kl_schedule.unit=steps",
         "model.kl_schedule.duration=10",
     ]
-    train(compose_train(overrides, tmp_path))
+    fit(compose_train(overrides, tmp_path))
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     steps = metrics.dropna(subset=["train/loss"])
     assert steps["step"].tolist() == [4, 9, 14]  # logged every 5 steps (TINY), 9 batches an epoch
@@ -106,7 +105,7 @@ def test_a_run_logs_the_scheduled_weight_the_minimized_loss_and_the_true_kl(tmp_
 def test_settings_that_do_not_fit_together_fail_when_the_model_is_built(overrides, message, tmp_path):
     cfg = compose_train(overrides, tmp_path)
     with pytest.raises(ConfigError) as error:
-        build_module(cfg, data_shape=(2,))
+        VAEModule.from_config(cfg, data_shape=(2,))
     assert message in str(error.value)
 
 

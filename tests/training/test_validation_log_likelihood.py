@@ -6,9 +6,8 @@ import pytest
 import torch
 from conftest import TINY, compose_train
 
+from vae_lab.api import fit, load_run
 from vae_lab.build import build_callbacks
-from vae_lab.checkpoints import load_run
-from vae_lab.commands.train import train
 from vae_lab.config_schema import check_config
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.example_noise import example_noise
@@ -30,12 +29,14 @@ def test_logs_the_exact_importance_sampled_log_likelihood_every_n_epochs(tmp_pat
         "callbacks.val_log_likelihood.every_n_epochs=2",
         "seed=3",
     ]
-    results = train(compose_train(overrides, tmp_path))
+    results = fit(compose_train(overrides, tmp_path))
     with open(tmp_path / "metrics.csv", newline="") as file:
         logged = [(int(row["epoch"]), float(row["val/log_likelihood"])) for row in csv.DictReader(file) if row.get("val/log_likelihood")]
     assert [epoch for epoch, _ in logged] == [1]  # epochs 0 and 1: the second one only
 
-    _, datamodule, module = load_run(results["last_checkpoint"])  # the weights validated at the end of epoch 1
+    run = load_run(results["last_checkpoint"])
+
+    datamodule, module = run.datamodule, run.module  # the weights validated at the end of epoch 1
     val = datamodule.split("val")
     index = torch.arange(len(val))
     with torch.no_grad():

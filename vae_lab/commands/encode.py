@@ -10,40 +10,26 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
 from vae_lab.atomic_files import replace_atomically
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
-from vae_lab.data.in_memory import Split
-from vae_lab.models.vae import VAE
 
 log = logging.getLogger(__name__)
 
 
 def encode(cfg: DictConfig) -> Path:
-    """Encode the split and write the .npz; returns its path."""
+    """Encode the split (``Run.encode``) and write the .npz; returns its path."""
     device = choose_device(cfg.device)
-    run = load_checkpoint_run(cfg)
+    run = load_checkpoint_run(cfg).to(device)
     split = run.datamodule.split(cfg.split)
     output = output_path(cfg, run, f"latents_{cfg.split}.npz")
-    mean, log_var = posterior_parameters(run.vae.to(device).eval(), split, cfg.batch_size, device)
+    mean, log_var = run.encode(cfg.split, cfg.batch_size)
     arrays = {"mean": mean.numpy(), "log_var": log_var.numpy(), "y": split.y.numpy(), "index": np.arange(len(split))}
     arrays["layer_dims"] = np.array(run.vae.layer_dims)
     replace_atomically(output, lambda file: np.savez(file, **arrays))  # type: ignore[arg-type]  # numpy stubs mistype **arrays  # a file object: numpy adds no suffix
     log.info("wrote %s: %d examples x %d latent dimensions (%s split)", output, len(split), run.vae.latent_dim, cfg.split)
     return output
-
-
-@torch.inference_mode()
-def posterior_parameters(vae: VAE, split: Split, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean, log_var) of q(z|x, c) for every row of `split` (given its condition), each (n, latent_dim) float32 on the CPU."""
-    means, log_vars = [], []
-    for _, rows in split.batches(batch_size):
-        mean, log_var = vae.posterior_parameters(rows.x.to(device), None if rows.condition is None else rows.condition.to(device))
-        means.append(mean.float().cpu())
-        log_vars.append(log_var.float().cpu())
-    return torch.cat(means), torch.cat(log_vars)
 
 
 def task(cfg: DictConfig) -> None:

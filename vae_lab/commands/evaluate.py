@@ -1,74 +1,52 @@
 """``vae-lab eval``: evaluate a checkpoint on a split; write ``eval.json`` and add the metrics to the run's logs."""
 
 import logging
-import time
 import typing
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-import vae_lab
+from vae_lab.atomic_files import write_json
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
-from vae_lab.commands.train import write_json
-from vae_lab.evaluation.split_evaluation import EvalSettings, compilation_pays_off, evaluate_split, examples_to_evaluate
+from vae_lab.evaluation.split_evaluation import EvalSettings, SplitEvaluation
 from vae_lab.run_logs import log_to_run
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate, write eval.json, log to the run; returns eval.json's content."""
-    started = time.time()
+    """Evaluate (``Run.evaluate``), write eval.json, log to the run; returns eval.json's content."""
     settings = EvalSettings.from_config(typing.cast(dict[str, Any], OmegaConf.to_container(cfg.eval)), cfg.seed)
     device = choose_device(cfg.device)
-    run = load_checkpoint_run(cfg)
-    examples = examples_to_evaluate(run.datamodule.split(cfg.split), settings)  # an unknown split is refused before any work
-    if cfg.compile == "auto" and not run.vae.math_compiled and compilation_pays_off(examples, settings, device):
-        log.info("compiling the model's math: %d examples x K=%d decodes repay it on a CPU (compile=false to skip)", examples, settings.iwae_samples)
-        run.vae.compile_math()
+    run = load_checkpoint_run(cfg).to(device)
     output = output_path(cfg, run, "eval.json")
     log.info("evaluating %s on the %s split (K=%d, device %s)", run.path, cfg.split, settings.iwae_samples, device)
-
-    result = evaluate_split(run.vae, run.datamodule, cfg.split, settings, device)
-    report = result.to_dict() | {
-        "provenance": {
-            **run.datamodule.provenance(),
-            "split": cfg.split,
-            "examples": result.examples,
-            "iwae_samples": settings.iwae_samples,
-            "elbo_samples": settings.elbo_samples,
-            "seed": settings.seed,
-            "checkpoint": str(run.path),
-            "epoch": run.epoch,
-            "global_step": run.global_step,
-            "device": str(device),
-            "compiled": run.vae.math_compiled,
-            "vae_lab_version": vae_lab.__version__,
-        },
-        "wall_time_s": round(time.time() - started, 2),
-    }
+    report = run.evaluate(cfg.split, settings, cfg.compile)
+    if report["provenance"]["compiled"] and not run.config.model.get("compile"):
+        log.info("compiled the model's math: examples x K=%d decodes repay it on a CPU (compile=false to skip)", settings.iwae_samples)
     write_json(output, report)
 
     if cfg.log_to_run:
         prefix = f"eval/{cfg.split}"
-        metrics = {f"{prefix}/{name}": value for name, value in result.metrics().items()}
-        fidelity = dict(flat_numbers(result.fidelity, f"{prefix}/fidelity"))
+        metrics = {f"{prefix}/{name}": value for name, value in SplitEvaluation.from_dict(report).metrics().items()}
+        fidelity_report = report.get("fidelity") or {}
+        fidelity = dict(flat_numbers(fidelity_report, f"{prefix}/fidelity"))
         tables = {f"{prefix}/fidelity": (["metric", "value"], [[k, v] for k, v in fidelity.items()])} if fidelity else {}
-        if result.fidelity.get("columns"):  # one row per column of a table: its kind and every per-column metric
-            fields = list(dict.fromkeys(key for row in result.fidelity["columns"] for key in row))
-            tables[f"{prefix}/fidelity_columns"] = (fields, [[row.get(key) for key in fields] for row in result.fidelity["columns"]])
+        if fidelity_report.get("columns"):  # one row per column of a table: its kind and every per-column metric
+            fields = list(dict.fromkeys(key for row in fidelity_report["columns"] for key in row))
+            tables[f"{prefix}/fidelity_columns"] = (fields, [[row.get(key) for key in fields] for row in fidelity_report["columns"]])
         written = log_to_run(run.config, run.run_dir, metrics | fidelity, run.global_step, run.epoch, tables)
         if written:
             log.info("added eval/%s/* to the run's %s", cfg.split, " and ".join(written))
     log.info(
         "%s: log-likelihood %.2f nats (K=%d), NLL %.2f, ELBO %.2f, gap %.2f, active units %s (per layer, z_1 first) | %s",
         cfg.split,
-        result.log_likelihood,
+        report["log_likelihood"],
         settings.iwae_samples,
-        result.nll,
-        result.elbo,
-        result.gap,
-        ", ".join(f"{units}/{dims}" for units, dims in zip(result.active_units_per_layer, result.layer_dims)),
+        report["nll"],
+        report["elbo"],
+        report["gap"],
+        ", ".join(f"{units}/{dims}" for units, dims in zip(report["active_units_per_layer"], report["layer_dims"])),
         output,
     )
     return report

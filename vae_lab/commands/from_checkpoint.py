@@ -7,40 +7,13 @@ nothing else (``conf/hydra/command.yaml``).
 """
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
-from vae_lab.checkpoints import load_run, read_checkpoint, run_config
-from vae_lab.data.in_memory import InMemoryDataModule
+from vae_lab.api import Run, load_run
 from vae_lab.errors import ConfigError
-from vae_lab.models.vae import VAE
-from vae_lab.training.module import VAEModule
-
-
-@dataclass
-class CheckpointRun:
-    """A trained checkpoint, rebuilt: its run's config, data module and training plan with the weights."""
-
-    path: Path
-    config: DictConfig
-    datamodule: InMemoryDataModule
-    module: VAEModule
-    epoch: int
-    global_step: int
-
-    @property
-    def vae(self) -> VAE:
-        return self.module.vae
-
-    @property
-    def run_dir(self) -> Path:
-        """The training run's directory: the parent of the checkpoint's ``checkpoints/`` folder."""
-        folder = self.path.parent
-        return folder.parent if folder.name == "checkpoints" else folder
-
 
 TRAINING_GROUPS = (
     "data",
@@ -59,8 +32,8 @@ TRAINING_GROUPS = (
 )
 
 
-def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
-    """The run of ``cfg.ckpt_path``, with ``cfg.data_dir`` / ``cfg.data_path`` (if set) replacing where its data was."""
+def load_checkpoint_run(cfg: DictConfig) -> Run:
+    """The run of ``cfg.ckpt_path`` (``vae_lab.load_run``), with ``cfg.data_dir`` / ``cfg.data_path`` (if set) replacing where its data was."""
     chosen = [group for group in TRAINING_GROUPS if group in cfg]
     if chosen:
         raise ConfigError(
@@ -69,17 +42,17 @@ def load_checkpoint_run(cfg: DictConfig) -> CheckpointRun:
         )
     if not cfg.get("ckpt_path"):
         raise ConfigError(
-            f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run>/checkpoints/last.ckpt (a checkpoint written by `vae-lab train`)"
+            f"ckpt_path is required: vae-lab {cfg.task_name} ckpt_path=runs/train/<run> (a run directory of `vae-lab train`: its best "
+            "checkpoint; or a .ckpt file such as runs/train/<run>/checkpoints/last.ckpt)"
         )
-    path = Path(cfg.ckpt_path).expanduser().absolute()
-    trusted_modules = list(cfg.get("trusted_modules") or [])
-    checkpoint = read_checkpoint(path, trusted_modules)
-    stored = run_config(checkpoint).data
-    moved = {"data_dir": cfg.get("data_dir"), "path": cfg.get("data_path")}
-    overrides = {key: str(value) for key, value in moved.items() if value and key in stored}
     compile = cfg.get("compile")  # true | false; null or eval's auto: as the run was trained
-    config, datamodule, module = load_run(path, overrides, compile if isinstance(compile, bool) else None, checkpoint, trusted_modules)
-    return CheckpointRun(path, config, datamodule, module, checkpoint.get("epoch", 0), checkpoint.get("global_step", 0))
+    return load_run(
+        cfg.ckpt_path,
+        compile=compile if isinstance(compile, bool) else None,
+        trusted_modules=list(cfg.get("trusted_modules") or []),
+        data_dir=cfg.get("data_dir"),
+        data_path=cfg.get("data_path"),
+    )
 
 
 def choose_device(name: str) -> torch.device:
@@ -99,7 +72,7 @@ def choose_device(name: str) -> torch.device:
     return device
 
 
-def output_path(cfg: DictConfig, run: CheckpointRun, default_name: str) -> Path:
+def output_path(cfg: DictConfig, run: Run, default_name: str) -> Path:
     """``cfg.output`` if given, else `default_name` beside the checkpoint; checked to be writable before any work."""
     path = Path(cfg.output).expanduser() if cfg.get("output") else run.path.parent / default_name
     folder = next((parent for parent in path.absolute().parents if parent.exists()), None)

@@ -55,6 +55,7 @@ DATE_FORMATS = [
 DATE_HINT = r"^\s*(\d{4}[-/]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{2,4})"
 DATE_FRACTION = 0.9  # share of cells that look like dates for a text column to be tried as dates
 TIME_UNITS = ("Y", "M", "D", "h", "m", "s")  # numpy datetime64 units, coarsest first
+STAMP_TYPE = "datetime64[us]"  # timestamps as read: years 1 to 9999 fit (nanoseconds end in 2262)
 UNIT_NAMES = {"Y": "years", "M": "months", "D": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
@@ -154,7 +155,7 @@ class ValueFormat:
                 f"column '{name}' of {source} holds dates written as '{self.datetime_format}' but {where} are not; fix them, "
                 f"declare them missing (data.na_values=[...]) or give the format with data.datetime_format"
             )
-        return time_index(stamps.to_numpy().astype("datetime64[ns]"), self.unit)
+        return time_index(stamps.to_numpy().astype(STAMP_TYPE), self.unit)
 
     def _unfit(self, name: str, text: pa.ChunkedArray, missing: np.ndarray, source: str, what: str) -> DataError:
         return DataError(f"column '{name}' of {source}: cells {what} ({first_examples(text, missing, '^$')})")
@@ -349,8 +350,14 @@ def datetime_format_of(name: str, observed: pa.ChunkedArray, source: str, given:
             "column '%s' of %s: dates such as %r read as month/day ('%s'); set data.datetime_format='%s' if they are day/month",
             name, source, cells.iloc[0], chosen, chosen.replace("%m/%d", "%d/%m"),
         )  # fmt: skip
-    stamps = pd.to_datetime(cells, format=chosen).to_numpy().astype("datetime64[ns]")
-    unit = next(u for u in TIME_UNITS if np.array_equal(stamps.astype(f"datetime64[{u}]").astype("datetime64[ns]"), stamps))
+    stamps = pd.to_datetime(cells, format=chosen).to_numpy().astype(STAMP_TYPE)
+    unit = next((u for u in TIME_UNITS if np.array_equal(stamps.astype(f"datetime64[{u}]").astype(STAMP_TYPE), stamps)), None)
+    if unit is None:
+        fraction = cells[stamps != stamps.astype("datetime64[s]").astype(STAMP_TYPE)].iloc[0]
+        raise DataError(
+            f"column '{name}' of {source} holds times with fractions of a second (e.g. {fraction!r}), which are modelled to the second "
+            f"at most; round them to whole seconds, or drop the column (data.drop=[{name}])"
+        )
     write_format = _write_format(chosen, cells.head(1000), stamps[:1000])
     return ValueFormat(DATETIME, datetime_format=chosen, write_format=write_format, unit=unit)
 
@@ -376,9 +383,10 @@ def decimals(values: np.ndarray) -> int | None:
     """The fewest decimals that reproduce every value, or None if more than MAX_DECIMALS are needed."""
     finite = values[np.isfinite(values)]
     probe = finite[:: max(1, len(finite) // 1000)]
-    for places in range(MAX_DECIMALS + 1):
-        if np.array_equal(np.round(probe, places), probe) and np.array_equal(np.round(finite, places), finite):
-            return places
+    with np.errstate(over="ignore"):  # rounding numbers near the float limit overflows: they are not written with few decimals
+        for places in range(MAX_DECIMALS + 1):
+            if np.array_equal(np.round(probe, places), probe) and np.array_equal(np.round(finite, places), finite):
+                return places
     return None
 
 

@@ -6,7 +6,8 @@ here, one entry in ``KINDS`` and, if it needs one, a factor in ``models.tabular_
 =============== ================================================ ======= ==================================
 kind            values                                           slots   likelihood factor
 =============== ================================================ ======= ==================================
-``numeric``     numbers with many distinct values                1       ``numeric``: Gaussian
+``numeric``     numbers with many distinct values                1       ``numeric``: Gaussian (folded into
+                                                                         the training range)
 ``categorical`` labels, or numbers with few distinct values      k       ``categorical``: softmax over k
                 (discrete numbers: generated only on their
                 training values)
@@ -15,14 +16,22 @@ kind            values                                           slots   likelih
                 large shares of the rows                                  {each mass, continuous} x Gaussian
 =============== ================================================ ======= ==================================
 
+(and one slot more, the missingness indicator, for a column with missing training cells: below).
+
 How a value is read from and written to text (plain, decorated number, boolean, date) is the column's
 ``ValueFormat`` (``cell_values``): a date is a numeric, point-mass or discrete column over its time index.
 
-Model space: a column's ``encode`` gives its block of slots and which rows it cannot score (missing
-cells, unknown categories); such a row's block holds ``neutral()``, the training mean of the slots, so
-the encoder cannot see what is not there. ``decode`` turns a block (a sample, or E[x|z]) back into values:
-numbers in their units, rounded as written. ``bounds`` keep generated numbers inside the training
-range (``TableSchema.clip``); real rows are decoded as they are.
+Model space: a column's ``encode`` gives its value slots and which rows it cannot score (missing
+cells, unknown categories); such a row's slots hold ``neutral()``, the training mean of the slots, so
+the encoder cannot see what is not there. ``decode`` turns value slots (a sample, or E[x|z]) back into
+values: numbers in their units, rounded as written. A numeric column's ``bounds`` (the training range)
+go to its likelihood factor, a Gaussian folded into them (``models.tabular_likelihood``), so generated
+numbers stay in range without a point mass on either bound.
+
+The missing state: a column with missing cells in the training rows (``missing_share`` > 0) has one
+more slot after its value slots, the missingness indicator (1: the cell is missing), which its
+likelihood factor models as a Bernoulli (``encode_cells``, ``generated_missing``). The indicator is
+observed in every row; a missing cell's value slots are not.
 """
 
 from dataclasses import asdict, dataclass, field, fields
@@ -41,23 +50,51 @@ MODEL_MARGIN = 1e-5  # standardized units: far above float32 rounding, far below
 
 @dataclass
 class Column:
-    """What every kind has: its name and value format; subclasses add their fitted parameters."""
+    """What every kind has: its name, value format and the share of missing cells in the training rows
+    (``missing_share``: above 0, the column generates missing cells); subclasses add their fitted parameters."""
 
     kind: ClassVar[str]
     name: str
     format: ValueFormat
+    missing_share: float = 0.0
 
     @property
     def width(self) -> int:
+        """Number of value slots."""
         return 1
 
+    @property
+    def generates_missing(self) -> bool:
+        return self.missing_share > 0
+
+    @property
+    def slots(self) -> int:
+        """Number of slots in model space: the value slots, then the missingness indicator if the column has one."""
+        return self.width + int(self.generates_missing)
+
     def layout(self) -> dict[str, Any]:
-        """What the likelihood needs: name, factor (``kind``) and number of slots."""
-        return {"name": self.name, "kind": self.kind, "width": self.width}
+        """What the likelihood needs: name, factor (``kind``), number of slots, and whether the last is a missingness indicator."""
+        return {"name": self.name, "kind": self.kind, "width": self.slots, "missing": self.generates_missing}
 
     def encode(self, values: np.ndarray | pa.ChunkedArray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values (``ValueFormat.parse``) -> (block (n, width) float64, unscored (n,) bool)."""
+        """Values (``ValueFormat.parse``) -> (value slots (n, width) float64, unscored (n,) bool)."""
         raise NotImplementedError
+
+    def encode_cells(self, values: np.ndarray | pa.ChunkedArray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values and missing (n,) bool -> (block (n, slots) float64, observed (n, slots) bool): the value slots
+        (``encode``; unobserved where unscored), then the missingness indicator (1: missing), observed in every row."""
+        block, unscored = self.encode(values, missing)
+        observed = np.repeat(~unscored[:, None], self.width, axis=1)
+        if self.generates_missing:
+            block = np.c_[block, missing.astype(np.float64)]
+            observed = np.c_[observed, np.ones(len(block), dtype=bool)]
+        return block, observed
+
+    def generated_missing(self, block: np.ndarray) -> np.ndarray:
+        """(n, slots) model values (a sample, or E[x|z]) -> (n,) bool: True where the missingness indicator is above 0.5."""
+        if not self.generates_missing:
+            return np.zeros(len(block), dtype=bool)
+        return block[:, self.width] > 0.5
 
     def neutral(self) -> np.ndarray:
         """(width,) the block of a cell the model cannot see: the training mean of the slots."""
@@ -69,10 +106,6 @@ class Column:
 
     def describe(self) -> str:
         raise NotImplementedError
-
-    def bounds(self) -> tuple[float, float] | None:
-        """(low, high) of the first slot in model space that generated values must keep, or None."""
-        return None
 
     def fidelity_spec(self) -> dict[str, Any]:
         """What ``evaluation.tabular_fidelity`` needs to know of the column."""
@@ -177,8 +210,8 @@ class BinaryColumn(CategoricalColumn):
 class NumericColumn(Column):
     """Numbers: optionally a signed log (sign(v) log(1 + |v|)) or a quantile transform (to normal scores),
     then centred and scaled with the training mean and std. Decoded numbers are rounded as the column
-    writes them; generated ones are kept in the training range [low, high] (``bounds``, ``clip``; without
-    it, a column never negative in training is still never negative).
+    writes them; generated ones stay in the training range [low, high] (``bounds``, into which the likelihood
+    folds its Gaussian; without ``clip``, a column never negative in training is still never negative).
 
     knots, scores: the quantile transform's piecewise-linear map from values to normal scores.
     """
@@ -221,13 +254,18 @@ class NumericColumn(Column):
             values = piecewise_linear(values, np.asarray(self.scores), np.asarray(self.knots))
         return self.format.round(values)
 
-    def bounds(self) -> tuple[float, float] | None:
-        """The training range (``clip``), or without it [0, inf) for a column never negative in training;
-        every transform is increasing, so the bounds map to model space through ``forward``."""
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) in model space of the value slot: the training range (``clip``), or without it [0, inf) for a
+        column never negative in training; every transform is increasing, so the bounds map through ``forward``."""
         low, high = (self.low, self.high) if self.clip else (0.0 if self.low >= 0 else -np.inf, np.inf)
         # Inside by MODEL_MARGIN, so that float32 model values decode inside the range, not one ulp beyond it.
         return (float(self.forward(np.asarray([low]))[0]) + MODEL_MARGIN if np.isfinite(low) else low,
                 float(self.forward(np.asarray([high]))[0]) - MODEL_MARGIN if np.isfinite(high) else high)  # fmt: skip
+
+    def layout(self) -> dict[str, Any]:
+        """The factor's layout with the bounds (``low``, ``high``; infinite where there is none) of its Gaussian."""
+        low, high = self.bounds()
+        return {**super().layout(), "low": low, "high": high}
 
     def encode(self, values, missing):
         return np.where(missing, 0.0, self.forward(np.where(missing, self.mean, values)))[:, None], missing.copy()

@@ -7,8 +7,15 @@ unchanged. Files are read as people save them:
 - the delimiter (comma, semicolon, tab or pipe) is the one that splits the header and the first rows
   into the same number of cells; ``.tsv`` means tab; ``data.delimiter`` forces one;
 - ``.gz``, ``.bz2``, ``.xz``, ``.zst`` and ``.zip`` (one member) are decompressed by their suffix;
+- a byte-order mark names the encoding (UTF-8 with BOM, UTF-16 little- or big-endian: Excel's "Unicode Text")
+  unless ``data.encoding`` names another than UTF-8;
 - header names lose surrounding whitespace and one pair of surrounding quotes (``'popul'`` -> ``popul``),
   as pandas would read them.
+
+The table's metadata keeps how the file was written, so that tables written back look the same
+(``write_csv_atomically``): ``delimiter``, ``encoding`` (as detected), ``quoting`` (``QUOTING``: every
+cell quoted, only the header and text, or only where needed) and ``header`` (JSON: the names whose header
+cell was written otherwise, e.g. ``{"popul": "'popul'"}``).
 
 A file that cannot be a table raises one DataError naming the file and the line or column: missing,
 empty, header only, duplicate column names, ragged rows, not in the declared encoding, an ambiguous delimiter.
@@ -17,12 +24,18 @@ Line numbers count the header as line 1, so data row i (0-based) is on line i + 
 """
 
 import bz2
+import codecs
+import contextlib
 import csv
 import gzip
 import io
+import json
 import lzma
+import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 import pyarrow as pa
@@ -40,6 +53,9 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 SNIFF_BYTES = 1 << 16  # the header and first rows that decide the delimiter
 SNIFF_ROWS = 50
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+QUOTING = {"minimal": csv.QUOTE_MINIMAL, "nonnumeric": csv.QUOTE_NONNUMERIC, "all": csv.QUOTE_ALL}
+UNQUOTED_NUMBER = r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*$"  # a number cell, with a decimal point or comma
 
 
 def line_number(row: int) -> int:
@@ -48,7 +64,8 @@ def line_number(row: int) -> int:
 
 
 def read_csv_text(path: str | Path, encoding: str = "utf-8", delimiter: str | None = None) -> pa.Table:
-    """Every cell of the table file at `path` as text: a pyarrow Table of non-null strings, columns in file order."""
+    """Every cell of the table file at `path` as text: a pyarrow Table of non-null strings, columns in file order,
+    with how the file is written in its metadata (module docstring)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"CSV file {path} does not exist; set data.path (or input=) to an existing .csv file")
@@ -57,11 +74,14 @@ def read_csv_text(path: str | Path, encoding: str = "utf-8", delimiter: str | No
     content = _decompressed(path)
     if content is not None and len(content) == 0:
         raise DataError(f"CSV file {path} is empty once decompressed; it needs a header line with column names and one line per row")
+    encoding = _marked_encoding(path, content, encoding)
     head = _head_text(path, content, encoding)
     forced = delimiter is not None or ".tsv" in [suffix.lower() for suffix in path.suffixes]
     delimiter = _delimiter(path, head, delimiter)
     names = _header(path, head, delimiter, detected=not forced)
-    read_options = pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, block_size=1 << 24)
+    written_names = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
+    read_encoding = "utf-8" if encoding == "utf-8-sig" else encoding  # pyarrow's own UTF-8 path; the header line with the mark is skipped
+    read_options = pa_csv.ReadOptions(column_names=names, skip_rows_after_names=1, encoding=read_encoding, block_size=1 << 24)
     convert_options = pa_csv.ConvertOptions(column_types={name: pa.string() for name in names}, strings_can_be_null=False)
     try:
         table = pa_csv.read_csv(_source(path, content), read_options, _parse_options(delimiter), convert_options)
@@ -69,7 +89,8 @@ def read_csv_text(path: str | Path, encoding: str = "utf-8", delimiter: str | No
         raise _read_error(path, content, names, encoding, delimiter, error) from None
     if table.num_rows == 0:
         raise DataError(f"CSV file {path} has a header line but no data rows")
-    return table.replace_schema_metadata({"delimiter": delimiter})
+    header = {name: written for name, written in zip(names, written_names) if written != name}
+    return table.replace_schema_metadata({"delimiter": delimiter, "encoding": encoding, "quoting": _quoting(head, delimiter), "header": json.dumps(header)})
 
 
 def _decompressed(path: Path) -> bytes | None:
@@ -104,32 +125,48 @@ def _lines_of(path: Path, content: bytes | None):
     return io.BytesIO(content) if content is not None else open(path, "rb")  # noqa: SIM115 (closed by the caller's with)
 
 
+def _marked_encoding(path: Path, content: bytes | None, encoding: str) -> str:
+    """The encoding a byte-order mark at the start of the file names (utf-8-sig, utf-16), unless `encoding` is not UTF-8."""
+    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+        return encoding
+    with _lines_of(path, content) as file:
+        start = file.read(4)
+    return next((marked for mark, marked in BYTE_ORDER_MARKS if start.startswith(mark)), encoding)
+
+
 def _head_text(path: Path, content: bytes | None, encoding: str) -> str:
     """The first SNIFF_BYTES of the file as text, cut after its last complete line; a byte-order mark is dropped."""
     with _lines_of(path, content) as file:
         head = file.read(SNIFF_BYTES)
-        complete = head if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1] or head
     header_encoding = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
     try:
-        return complete.decode(header_encoding)
+        text = codecs.getincrementaldecoder(header_encoding)().decode(head, final=len(head) < SNIFF_BYTES)
+        text = text if len(head) < SNIFF_BYTES else text[: text.rfind("\n") + 1] or text
     except UnicodeDecodeError:
         raise _encoding_error(path, content, encoding) from None
     except LookupError:
         raise DataError(f"unknown text encoding '{encoding}' for {path}; use e.g. data.encoding=utf-8 or latin-1") from None
+    if "\0" in text:  # no table holds NUL characters: UTF-16 or UTF-32 read as a one-byte encoding, or not text at all
+        line = text[: text.index("\0")].count("\n") + 1
+        raise DataError(
+            f"CSV file {path} is not {encoding} text: line {line} holds NUL characters, as UTF-16 text or a binary file does; "
+            f"re-save the file as UTF-8 or set data.encoding (e.g. utf-16)"
+        )
+    return text
 
 
 def _delimiter(path: Path, head: str, forced: str | None) -> str:
     """The forced delimiter, tab for .tsv, or the one candidate that splits the header and first rows alike."""
     if forced is not None:
         forced = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(forced, forced)
-        if len(forced) != 1:
-            raise ConfigError(f"data.delimiter must be one character (or tab, comma, semicolon, pipe), got {forced!r}")
+        if len(forced) != 1 or forced in '"\r\n':
+            raise ConfigError(f"data.delimiter must be one character other than a quote or a line break (or tab, comma, semicolon, pipe), got {forced!r}")
         return forced
     if ".tsv" in [suffix.lower() for suffix in path.suffixes]:
         return "\t"
     consistent = []
     for candidate in DELIMITERS:
-        rows = list(csv.reader(io.StringIO(head), delimiter=candidate))[:SNIFF_ROWS]
+        rows = list(csv.reader(io.StringIO(head, newline=""), delimiter=candidate))[:SNIFF_ROWS]
         widths = {len(row) for row in rows if row}
         if len(widths) == 1 and widths.pop() > 1:
             consistent.append(candidate)
@@ -142,6 +179,40 @@ def _delimiter(path: Path, head: str, forced: str | None) -> str:
     return consistent[0] if consistent else ","
 
 
+def _quoting(head: str, delimiter: str) -> str:
+    """How the header and first rows quote their cells (a key of QUOTING): every cell ("all"); the header and no
+    number ("nonnumeric", as R and pandas' QUOTE_NONNUMERIC write); else only where needed ("minimal")."""
+    rows: list[list[tuple[bool, str]]] = []
+    for line in head.splitlines()[:SNIFF_ROWS]:
+        cells = _quoted_cells(line, delimiter)
+        if cells is None:  # a quoted cell goes on over the next line: judge on the rows before it
+            break
+        rows.append(cells)
+    if not rows:
+        return "minimal"
+    if all(quoted for row in rows for quoted, _ in row):
+        return "all"
+    numbers_only = all(re.match(UNQUOTED_NUMBER, cell) or cell.strip() in DEFAULT_NA_VALUES for row in rows[1:] for quoted, cell in row if not quoted)
+    return "nonnumeric" if all(quoted for quoted, _ in rows[0]) and numbers_only else "minimal"
+
+
+def _quoted_cells(line: str, delimiter: str) -> list[tuple[bool, str]] | None:
+    """(whether it is quoted, its raw text) for each cell of one line; None if a quoted cell does not end on it."""
+    cells: list[tuple[bool, str]] = []
+    quoted = inside = False
+    start = 0
+    for position, char in enumerate(line):
+        if inside:
+            inside = char != '"'
+        elif char == '"' and (quoted or not line[start:position].strip()):  # opens the cell, or a doubled quote inside it
+            quoted = inside = True
+        elif char == delimiter:
+            cells.append((quoted, line[start:position]))
+            quoted, start = False, position + 1
+    cells.append((quoted, line[start:]))
+    return None if inside else cells
+
+
 def _parse_options(delimiter: str, invalid_row_handler=None) -> pa_csv.ParseOptions:
     return pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid_row_handler)
 
@@ -149,7 +220,7 @@ def _parse_options(delimiter: str, invalid_row_handler=None) -> pa_csv.ParseOpti
 def _header(path: Path, head: str, delimiter: str, detected: bool) -> list[str]:
     """The column names on line 1 (surrounding spaces and quotes stripped), checked for blanks and duplicates,
     and, for a `detected` delimiter, for a single name that holds another delimiter."""
-    raw = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+    raw = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), [])
     names = [_unquoted(name) for name in raw]
     if not any(names):
         raise DataError(f"CSV file {path} has no column names on line 1; the first line must be a header")
@@ -185,6 +256,11 @@ def _read_error(path: Path, content: bytes | None, names: list[str], encoding: s
         return _encoding_error(path, content, encoding)
     if "Expected" in message and "columns" in message:
         return _ragged_row_error(path, content, names, encoding, delimiter) or DataError(f"CSV file {path} cannot be parsed: {message}")
+    if "straddl" in message:  # Arrow's words for a header record that the file ends in
+        return DataError(
+            f'CSV file {path} has no data rows after its header (line 1): the file ends in it, or a quote (") in it opens a name '
+            f"that is never closed; add rows after the header, or close the quote"
+        )
     return DataError(f"CSV file {path} cannot be parsed: {message}")
 
 
@@ -196,7 +272,7 @@ def _ragged_row_error(path: Path, content: bytes | None, names: list[str], encod
         rows.append(row)
         return "error"
 
-    read_options = pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=False)
+    read_options = pa_csv.ReadOptions(column_names=names, skip_rows_after_names=1, encoding=encoding, use_threads=False)
     try:
         pa_csv.read_csv(_source(path, content), read_options, _parse_options(delimiter, first_bad_row))
     except pa.ArrowInvalid:
@@ -227,15 +303,41 @@ def _encoding_error(path: Path, content: bytes | None, encoding: str) -> DataErr
     return DataError(f"CSV file {path} is not {encoding} text; re-save the file as UTF-8 or set data.encoding (e.g. latin-1)")
 
 
-def write_csv_atomically(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write `frame` as CSV (no index, missing cells empty) so that `path` is never seen half-written."""
+def write_csv_atomically(
+    frame: pd.DataFrame, path: str | Path, delimiter: str = ",", decimal: str = ".", quoting: str = "minimal", encoding: str = "utf-8"
+) -> Path:
+    """Write `frame` as CSV (no index, missing cells empty; `quoting` a key of QUOTING), compressed as the suffix of `path`
+    says (``.gz``, ``.bz2``, ``.xz``, ``.zst``, ``.zip``), so that `path` is never seen half-written."""
     path = Path(path)
 
     def write(file) -> None:
-        text = io.TextIOWrapper(file, encoding="utf-8", newline="")
-        frame.to_csv(text, index=False, na_rep="", lineterminator="\n")
-        text.flush()
-        text.detach()
+        with _compressing(file, path) as stream:
+            text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+            frame.to_csv(text, index=False, sep=delimiter, decimal=decimal, quoting=QUOTING[quoting], na_rep="", lineterminator="\n")
+            text.flush()
+            text.detach()
 
     replace_atomically(path, write)
     return path
+
+
+@contextlib.contextmanager
+def _compressing(file: IO[bytes], path: Path) -> Iterator[IO[bytes]]:
+    """A binary stream that writes into `file` compressed as the suffix of `path` says (as is for any other suffix)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        with gzip.GzipFile(filename=path.stem, mode="wb", fileobj=file, mtime=0) as stream:
+            yield stream  # type: ignore[misc]
+    elif suffix in (".bz2", ".xz"):
+        opener = bz2.BZ2File if suffix == ".bz2" else lzma.LZMAFile
+        with opener(file, "wb") as stream:
+            yield stream
+    elif suffix == ".zip":
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(path.stem, "w") as stream:
+            yield stream
+    elif suffix == ".zst":
+        plain = io.BytesIO()
+        yield plain
+        file.write(pa.Codec("zstd").compress(plain.getvalue(), asbytes=True))
+    else:
+        yield file

@@ -1,33 +1,33 @@
-"""A CSV file as a data set: ``data=csv data.path=FILE.csv``.
+"""A table file as a data set: ``data=csv data.path=FILE.csv`` (or ``.tsv``, ``.txt``, compressed, ``.parquet``, ``.feather``, ``.arrow``).
 
-The file is read as text (``csv_file``), split into train/val/test rows at random with ``seed``
+The file is read as text (``table_files``), split into train/val/test rows at random with ``seed``
 (``val_size`` and ``test_size``: fractions of all rows, or counts), and encoded by a ``TableSchema``
 fitted on the training rows only (``table_schema``: column kinds, standardization, categories).
-Batches carry ``mask`` (False in the slots of missing cells) whenever a split has missing cells.
+Batches carry ``mask`` (False in the value slots of missing cells) whenever a split has missing cells;
+a column with missing training cells also has a missingness indicator slot, so its samples have missing
+cells too (``data.generate_missing=false``: every cell is generated).
 
 The fitted schema is the data module's ``state_dict``, which Lightning saves in every checkpoint:
-a checkpoint rebuilds exactly the preprocessing it was trained with. With a restored schema the
-file is read only when a split is needed, so sampling and imputation work without the training file.
+a checkpoint rebuilds exactly the preprocessing it was trained with, and the file's dialect
+(``table_files.TableDialect``) in which samples are written. With a restored schema the file is read
+only when a split is needed, so sampling and imputation work without the training file.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.conditions import condition_names
-from vae_lab.data.csv_file import read_csv_text, write_csv_atomically
 from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, split_rows
+from vae_lab.data.table_files import TableDialect, read_table_text, write_table
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError
-from vae_lab.evaluation.conditional_fidelity import fidelity_per_condition
-from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
-
-PRIVACY_ROWS = 20_000  # rows compared by distance to the closest training row
 
 
 class CSVDataModule(InMemoryDataModule):
@@ -55,6 +55,7 @@ class CSVDataModule(InMemoryDataModule):
         discrete_values: int = 20,
         point_mass_share: float = 0.05,
         clip: bool = True,
+        generate_missing: bool = True,
         datetime_format: str | None = None,
         thousands: str | None = None,
         decimal: str | None = None,
@@ -79,10 +80,11 @@ class CSVDataModule(InMemoryDataModule):
             categorical=list(categorical), numeric=list(numeric), point_mass=list(point_mass), datetime=list(datetime),
             drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
             skew_threshold=skew_threshold, max_categories=max_categories, discrete_values=discrete_values,
-            point_mass_share=point_mass_share, clip=clip, datetime_format=datetime_format, thousands=thousands,
+            point_mass_share=point_mass_share, clip=clip, generate_missing=generate_missing, datetime_format=datetime_format, thousands=thousands,
             decimal=decimal, na_values=list(na_values), standardize=standardize,
         )  # fmt: skip
         self.schema: TableSchema | None = None
+        self.dialect = TableDialect()
         self.rows: int | None = None
 
     @property
@@ -90,11 +92,12 @@ class CSVDataModule(InMemoryDataModule):
         return str(self.path)
 
     def load_splits(self) -> dict[str, Split]:
-        table = read_csv_text(self.path, self.encoding, self.delimiter)
+        table = read_table_text(self.path, self.encoding, self.delimiter)
         self.rows = table.num_rows
         rows = split_rows(table.num_rows, self.val_size, self.test_size, self.seed, self.source)
         if self.schema is None:
             self.schema = infer_schema(table, rows["train"], self.options, self.source)
+        self.dialect = TableDialect.of(table, [column.format for column in self.schema.columns])
         encoded = self.schema.transform(table, self.source)
         del table  # the text is not needed any more: the splits hold the encoded rows
         x, y = torch.from_numpy(encoded.x), torch.from_numpy(encoded.y)
@@ -147,7 +150,7 @@ class CSVDataModule(InMemoryDataModule):
     def state_dict(self) -> dict[str, Any]:
         if self.schema is None:
             return {}
-        return {"schema": self.schema.state_dict(), "path": str(self.path.absolute()), "rows": self.rows}
+        return {"schema": self.schema.state_dict(), "path": str(self.path.absolute()), "rows": self.rows, "dialect": self.dialect.state_dict()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the fitted schema; splits already encoded with a different one are encoded again."""
@@ -159,51 +162,28 @@ class CSVDataModule(InMemoryDataModule):
         self.schema = schema
         self.conditions = schema.conditions()
         self.rows = self.rows or state_dict.get("rows")
+        self.dialect = TableDialect.from_state(state_dict.get("dialect"))
 
     def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
-        """Samples x: (n, width) as ``<output>.csv`` (or `output` itself if it ends in .csv) in the original columns.
+        """Samples x: (n, width) as a table in the original columns, written as the training file was
+        (``TableDialect``): `output` itself if it names a table suffix, else `output` with the file's suffix
+        (``samples.csv``, ``samples.csv.gz``, ``samples.parquet``).
 
-        The modelled columns, in file order with their names, integers as integers and categories as their
-        labels, after the condition columns as `given`; dropped columns and the target are not generated.
+        The modelled and constant columns, in file order with their names, integers as integers and categories
+        as their labels, after the condition columns as `given`; the target and the other dropped columns are not generated.
         """
-        output = Path(output)
-        path = output if output.suffix.lower() == ".csv" else output.parent / f"{output.name}.csv"
-        return [write_csv_atomically(self.to_frame(x, given), path)]
+        path = self.dialect.output(Path(output))
+        return [write_table(self.to_frame(x, given), path, self.dialect)]
 
     def to_frame(self, x: torch.Tensor, given: dict[str, list[str]] | None = None) -> pd.DataFrame:
         """Model rows x: (n, width) as a table in the original columns, after the `given` condition columns (see ``write_samples``)."""
         schema = self.fitted_schema()
-        frame = schema.inverse(schema.clip(x))
+        frame = schema.inverse(x, schema.generated_mask(x))
+        if schema.constants:  # their cells drawn with the torch seed that drew x
+            frame = schema.with_constants(frame, np.random.default_rng(int(torch.randint(2**62, ()))))
         for position, (name, values) in enumerate((given or {}).items()):
             frame.insert(position, name, values)
         return frame
-
-    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
-        """Fidelity of samples (n, width) to the real split (``evaluation.tabular_fidelity``), and their
-        closeness to the training rows (``privacy``, on up to PRIVACY_ROWS rows of each)."""
-        schema = self.fitted_schema()
-        real, train = self.split(split), self.split("train")
-        samples = schema.clip(samples)
-        synthetic = schema.values(samples)
-        fidelity = tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.fidelity_columns())
-        generator = torch.Generator().manual_seed(self.seed)
-        train_subset = torch.randperm(len(train), generator=generator)[:PRIVACY_ROWS]
-        fidelity["privacy"] = privacy(
-            train.x[train_subset], samples[:PRIVACY_ROWS].cpu(), real.x[:PRIVACY_ROWS],
-            schema.values(train.x, train.mask), synthetic,
-        )  # fmt: skip
-        return fidelity
-
-    def fidelity_given(self, sample: Callable[[torch.Tensor], torch.Tensor], split: str, count: int) -> dict[str, Any]:
-        """The fidelity of samples given each condition value to the real rows of `split` with that value
-        (``conditional_fidelity.fidelity_per_condition``)."""
-        schema = self.fitted_schema()
-        assert self.conditions is not None
-
-        def compare(real: Split, samples: torch.Tensor) -> dict[str, Any]:
-            return tabular_fidelity(schema.values(real.x, real.mask), schema.values(schema.clip(samples)), schema.fidelity_columns())
-
-        return fidelity_per_condition(sample, self.split(split), count, compare, self.conditions)
 
     def provenance(self) -> dict[str, Any]:
         schema = self.fitted_schema()

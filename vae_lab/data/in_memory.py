@@ -242,18 +242,6 @@ class InMemoryDataModule(L.LightningDataModule):
         replace_atomically(path, lambda file: torch.save(x.detach().cpu(), file))
         return [path]
 
-    def sample_fidelity(self, samples: torch.Tensor, split: str) -> dict[str, Any]:
-        """Metrics comparing model samples (n, *data_shape) with the real split `split`; none by default."""
-        return {}
-
-    def fidelity_given(self, sample: Callable[[torch.Tensor], torch.Tensor], split: str, count: int) -> dict[str, Any]:
-        """How well samples given a condition show it (a conditional VAE): `sample` maps conditions (n, width)
-        to samples (n, *data_shape). Here the label: ``conditional_fidelity.label_agreement`` on `count` samples."""
-        from vae_lab.evaluation.conditional_fidelity import label_agreement  # evaluation code, needed by eval only
-
-        assert self.conditions is not None
-        return label_agreement(sample, self.conditions, self.split("train"), self.split(split), count, self.seed)
-
     def provenance(self) -> dict[str, Any]:
         """What an evaluation records about the data: the data set, and how it was prepared."""
         return {"dataset": self.name}

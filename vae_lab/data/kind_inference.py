@@ -49,7 +49,7 @@ def infer_column(name: str, format: ValueFormat, values: np.ndarray | pa.Chunked
         return CategoricalColumn.fit(name, format, values), ""
     forced_numeric = name in options.numeric or name in options.point_mass
     if distinct == 1 and not forced_numeric:
-        shown = values[0].as_py() if format.type == TEXT else format.write(np.asarray(values[:1]), np.ones(1, bool))[0]
+        shown = values[0].as_py() if format.type == TEXT else str(format.write(np.asarray(values[:1]), np.ones(1, bool))[0])
         return None, f"constant (every value is {shown!r}); {keep}"
     if distinct == 2 and not forced_numeric:
         return BinaryColumn.fit(name, format, values), ""

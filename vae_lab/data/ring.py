@@ -7,7 +7,7 @@ The points are already centred with unit-order scale, so no further standardizat
 import torch
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
-from vae_lab.data.in_memory import InMemoryDataModule, Split, carve_split, unlabelled
+from vae_lab.data.in_memory import InMemoryDataModule, Split, held_out_splits, unlabelled
 
 
 def ring_points(num_samples: int, noise: float, generator: torch.Generator) -> torch.Tensor:
@@ -18,7 +18,7 @@ def ring_points(num_samples: int, noise: float, generator: torch.Generator) -> t
 
 
 class RingDataModule(InMemoryDataModule):
-    """``num_samples`` ring points, of which ``val_size`` and ``test_size`` are held out."""
+    """``num_samples`` ring points, of which ``val_size`` and ``test_size`` (fractions of all points, or counts) are held out."""
 
     name = "ring"
 
@@ -40,6 +40,4 @@ class RingDataModule(InMemoryDataModule):
 
     def load_splits(self) -> dict[str, Split]:
         points = ring_points(self.num_samples, self.noise, torch.Generator().manual_seed(self.seed))
-        rest, test = carve_split(unlabelled(points), self.test_size, self.seed)
-        train, val = carve_split(rest, self.val_size, self.seed + 1)
-        return {"train": train, "val": val, "test": test}
+        return held_out_splits(unlabelled(points), self.val_size, self.test_size, self.seed, "the ring data")

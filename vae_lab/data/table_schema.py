@@ -7,14 +7,18 @@ values; ``column_kinds`` holds the kinds (numeric, categorical incl. discrete nu
 each encoding and decoding its own block of slots. This module puts them together over a whole table.
 
 Dropped with a warning: constant columns, columns without a value, ID-like columns (every value
-different), free text, and text with more than ``max_categories`` distinct values. ``drop`` drops
+different), free text, and text with more than ``max_categories`` distinct values; the constant columns
+and those without a value keep the texts of their training cells (``constants``), which written tables
+put back in their place (``with_constants``). ``drop`` drops
 columns silently; the ``target`` column is kept out of the model and becomes the labels ``y``; the
 ``condition`` columns (``model.condition`` of a conditional VAE) are kept out of the modelled columns and
 become the condition's codes: their categories, or deciles of a numeric column.
 
 Model space, for n rows: ``x`` (n, width), the slots of every modelled column side by side in file
-order, and ``mask`` (n, width), False in every slot of a missing cell or of an unknown category. Such
-a cell contributes nothing to the likelihood and is fed to the encoder as the training mean of its slots.
+order, and ``mask`` (n, width), False in the value slots of a missing cell or of an unknown category. Such
+a value contributes nothing to the likelihood and is fed to the encoder as the training mean of its slots.
+A column with missing training cells (unless ``generate_missing`` is false) also has a missingness indicator
+slot, always observed: the model generates the missing state, and ``generated_mask`` reads it off samples.
 
 Exact round trip: ``inverse(transform(table))`` gives back the file's values in every observed cell
 of a known category (integers stay integers, labels stay labels, dates in their own format, column
@@ -36,7 +40,7 @@ import pyarrow.compute as pc
 from vae_lab.data.cell_values import TEXT, infer_format
 from vae_lab.data.column_kinds import KINDS, Column, NumericColumn
 from vae_lab.data.conditions import Conditions, ConditionVariable
-from vae_lab.data.csv_file import DEFAULT_NA_VALUES
+from vae_lab.data.csv_file import DEFAULT_NA_VALUES, line_number
 from vae_lab.data.kind_inference import infer_column, target_bins
 from vae_lab.errors import ConfigError, DataError
 
@@ -65,6 +69,7 @@ class SchemaOptions:
     discrete_values: int = 20
     point_mass_share: float = 0.05
     clip: bool = True
+    generate_missing: bool = True
     datetime_format: str | None = None
     thousands: str | None = None
     decimal: str | None = None
@@ -75,7 +80,7 @@ class SchemaOptions:
         for name in ("categorical", "numeric", "point_mass", "datetime", "drop", "log", "quantile", "na_values", "condition"):
             setattr(self, name, [str(value) for value in getattr(self, name) or []])
         self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
-        for name in ("standardize", "clip"):
+        for name in ("standardize", "clip", "generate_missing"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"data.{name} must be true or false, got {getattr(self, name)!r}")
         if self.skewed not in (None, "log", "quantile"):
@@ -128,21 +133,28 @@ class EncodedTable:
 
 class TableSchema:
     """The modelled columns (file order), the dropped ones with their reasons, the target (with the
-    bins that label a numeric one), the condition columns (with their bins), and the missing-value markers."""
+    bins that label a numeric one), the condition columns (with their bins), and the missing-value markers.
+
+    constants: each dropped column with at most one value in the training rows -> the share of each text of
+    its training cells (``{"EUR": 0.98, "": 0.02}``); file_columns: every column of the file, in its order.
+    """
 
     def __init__(self, columns: list[Column], dropped: dict[str, str], target: Column | None, na_values: list[str],
-                 bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None) -> None:  # fmt: skip
+                 bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None,
+                 constants: dict[str, dict[str, float]] | None = None, file_columns: list[str] | None = None) -> None:  # fmt: skip
         self.columns = columns
+        self.constants = dict(constants or {})
+        self.file_columns = list(file_columns or [column.name for column in columns])
         self.dropped = dropped
         self.target = target
         self.bins = list(bins or [])
         self.condition_columns = list(condition_columns or [])
         self.na_values = list(na_values)
-        self.starts = np.cumsum([0] + [column.width for column in columns])[:-1].tolist()
+        self.starts = np.cumsum([0] + [column.slots for column in columns])[:-1].tolist()
 
     @property
     def width(self) -> int:
-        return sum(column.width for column in self.columns)
+        return sum(column.slots for column in self.columns)
 
     @property
     def names(self) -> list[str]:
@@ -176,20 +188,22 @@ class TableSchema:
             raise DataError(f"{source} lacks the column(s) {', '.join(map(repr, missing_columns))} that the model was trained on")
         n = table.num_rows
         x = np.zeros((n, self.width), dtype=dtype)
-        unscored = np.zeros((n, len(self.columns)), dtype=bool)
+        observed = np.ones((n, self.width), dtype=bool)
         missing = np.zeros((n, len(self.columns)), dtype=bool)
         for i, (column, start) in enumerate(zip(self.columns, self.starts)):
             text = table.column(column.name)
             missing[:, i] = is_missing(text, self.na_values)
             values = column.format.parse(column.name, text, missing[:, i], source)
-            block, unscored[:, i] = column.encode(values, missing[:, i])
-            unknown = unscored[:, i] & ~missing[:, i]
+            block, observed[:, start : start + column.slots] = column.encode_cells(values, missing[:, i])
+            unknown = ~observed[:, start] & ~missing[:, i]
             if unknown.any():
                 warn_unknown(column, text, unknown, source)
-            x[:, start : start + column.width] = block
-        mask = None
-        if unscored.any():
-            mask = np.repeat(~unscored, [column.width for column in self.columns], axis=1)
+            with np.errstate(over="ignore"):  # float32 overflow is checked right after
+                x[:, start : start + column.slots] = block
+            unencodable = ~np.isfinite(x[:, start : start + column.slots]).all(axis=1)
+            if unencodable.any():
+                raise too_large_error(column.name, text, np.flatnonzero(unencodable), source)
+        mask = None if observed.all() else observed
         condition_codes = np.stack([self.codes(column, bins, table, source) for column, bins in self.condition_columns], axis=1) \
             if self.condition_columns else np.zeros((n, 0), dtype=np.int64)  # fmt: skip
         return EncodedTable(x, mask, self.labels(table, source), missing, condition_codes)
@@ -226,19 +240,20 @@ class TableSchema:
 
     # -- model space -> values -----------------------------------------------------------
 
-    def clip(self, x: Any) -> Any:
-        """Generated rows x (n, width) (tensor or array) with every bounded slot clamped to its column's bounds."""
-        x = x.clone() if hasattr(x, "clone") else np.array(x, copy=True)
+    def generated_mask(self, x: Any) -> np.ndarray:
+        """The mask of generated rows x (n, width) (tensor or array; a sample or E[x|z]): (n, width) bool, False in
+        the value slots of every cell whose missingness indicator is set, as ``transform`` masks a missing cell."""
+        x = as_array(x)
+        mask = np.ones(x.shape, dtype=bool)
         for column, start in zip(self.columns, self.starts):
-            bounds = column.bounds()
-            if bounds is not None:
-                x[:, start] = x[:, start].clip(*bounds)
-        return x
+            mask[:, start : start + column.width] = ~column.generated_missing(x[:, start : start + column.slots])[:, None]
+        return mask
 
     def values(self, x: Any, mask: Any = None) -> pd.DataFrame:
         """The modelled columns as values the metrics compare: numbers (dates as their time index) and labels.
 
-        x: (n, width) model space (a tensor or array), a sample or E[x|z]; cells whose mask is False come back missing.
+        x: (n, width) model space (a tensor or array), a sample or E[x|z]; cells whose mask is False come back missing
+        (for generated rows: ``generated_mask``; without a mask every cell has a value).
         """
         return self._decoded(x, mask, written=False)
 
@@ -250,8 +265,21 @@ class TableSchema:
         """
         return self._decoded(x, mask, written=True)
 
+    def with_constants(self, frame: pd.DataFrame, generator: np.random.Generator) -> pd.DataFrame:
+        """Decoded rows (``inverse``) with the constant columns put back in their file places, each cell one of the
+        column's training texts drawn at its share (`generator`); columns neither modelled nor constant stay out."""
+        columns = {}
+        for name in self.file_columns:
+            if name in frame:
+                columns[name] = frame[name]
+            elif name in self.constants:
+                texts, shares = list(self.constants[name]), np.array(list(self.constants[name].values()))
+                cells = generator.choice(texts, size=len(frame), p=shares / shares.sum()) if len(texts) > 1 else [texts[0]] * len(frame)
+                columns[name] = pd.array(cells, dtype="string")
+        return pd.DataFrame(columns, index=frame.index)
+
     def _decoded(self, x: Any, mask: Any, written: bool) -> pd.DataFrame:
-        x = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+        x = as_array(x)
         mask = None if mask is None else np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask, dtype=bool)
         data = {}
         for column, start in zip(self.columns, self.starts):
@@ -276,6 +304,8 @@ class TableSchema:
             "bins": list(self.bins),
             "na_values": list(self.na_values),
             "conditions": [{"column": column.state_dict(), "bins": list(bins)} for column, bins in self.condition_columns],
+            "constants": {name: dict(shares) for name, shares in self.constants.items()},
+            "file_columns": list(self.file_columns),
         }
 
     @classmethod
@@ -285,6 +315,7 @@ class TableSchema:
             [Column.from_state_dict(c) for c in state["columns"]], dict(state["dropped"]),
             None if target is None else Column.from_state_dict(target), state["na_values"], state.get("bins"),
             [(Column.from_state_dict(c["column"]), c["bins"]) for c in state.get("conditions", [])],
+            state.get("constants"), state.get("file_columns"),
         )  # fmt: skip
 
 
@@ -303,6 +334,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
     train_rows = np.sort(train_rows)
     train_index = pa.array(train_rows)
     columns, dropped, target, bins = [], {}, None, []
+    constants = {}
     condition_columns = []
     for name in table.column_names:
         if name in options.drop:
@@ -311,11 +343,13 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         text = table.column(name)
         missing = is_missing(text, na_values)
         train_missing = missing[train_rows]
+        train_text = text.take(train_index)
         if missing.all() or train_missing.all():
             reason = "empty (every cell is missing)" if missing.all() else "no value in the training rows"
             if name in (*options.categorical, *options.numeric, *options.point_mass, *options.datetime, options.target, *options.condition):
                 raise DataError(f"column '{name}' of {source} is {reason}, but the config names it; remove it from the data options")
             dropped[name] = reason
+            constants[name] = text_shares(train_text)
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
             continue
         format = infer_format(
@@ -324,14 +358,18 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
             datetime_format=options.datetime_format if name in options.datetime else None,
             thousands=options.thousands, decimal=options.decimal, delimiter=delimiter,
         )  # fmt: skip
-        train_text = text.take(train_index)
         values = format.parse(name, train_text, train_missing, source)
         observed = values.filter(pa.array(~train_missing)) if format.type == TEXT else values[~train_missing]
-        column, reason = infer_column(name, format, observed, options)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked right after
+            column, reason = infer_column(name, format, observed, options)
+        if isinstance(column, NumericColumn) and not np.isfinite([column.mean, column.std]).all():  # squares beyond float64: |values| over 1e154
+            raise too_large_error(name, text, train_rows[[np.argmax(np.abs(np.nan_to_num(values)))]], source)
         if column is None and name in options.condition:
             raise DataError(f"model.condition names '{name}' of {source}, which cannot be a condition: {reason}")
         if column is None:
             dropped[name] = reason
+            if (pc.count_distinct(observed).as_py() if format.type == TEXT else len(np.unique(observed))) == 1:
+                constants[name] = text_shares(train_text)
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
         elif name in options.condition or name == options.target:
             if name in options.condition:
@@ -341,21 +379,44 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
                 target = column
                 bins = target_bins(observed, TARGET_BINS) if isinstance(column, NumericColumn) else []
         else:
+            column.missing_share = float(train_missing.mean()) if options.generate_missing else 0.0
             columns.append(column)
     if not columns:
         reasons = "; ".join(f"'{name}': {reason}" for name, reason in dropped.items()) or "the only column is the target"
         raise DataError(f"{source} has no column left to model ({reasons}); keep columns with data.categorical=[...] or data.numeric=[...]")
     order = {name: i for i, name in enumerate(options.condition)}  # the condition's slots in the order model.condition names them
     condition_columns.sort(key=lambda pair: order[pair[0].name])
-    schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns)
+    schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns, constants, table.column_names)
     log.info("%s: %d modelled columns (%s)%s", source, len(columns), schema.describe(), f", target {target.name}" if target else "")
     return schema
+
+
+def as_array(x: Any) -> np.ndarray:
+    """Model rows (a tensor on any device, or an array) as a float64 array."""
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+
+
+def text_shares(text: pa.ChunkedArray) -> dict[str, float]:
+    """Each distinct cell text -> its share of the cells, the most common first."""
+    counts = pc.value_counts(text)
+    order = np.argsort(-counts.field("counts").to_numpy(), kind="stable")
+    return {counts.field("values")[int(i)].as_py(): counts.field("counts")[int(i)].as_py() / len(text) for i in order}
 
 
 def is_missing(text: pa.ChunkedArray, na_values: list[str]) -> np.ndarray:
     """(n,) bool: True where the cell is one of the missing-value markers, or only spaces."""
     marked = pc.is_in(text, value_set=pa.array(na_values, pa.string()))
     return pc.or_(marked, pc.utf8_is_space(text)).to_numpy(zero_copy_only=False)
+
+
+def too_large_error(name: str, text: pa.ChunkedArray, rows: np.ndarray, source: str) -> DataError:
+    """Numbers too large to model, the first three of `rows` (row numbers) shown: too large to standardize at all,
+    or far enough beyond the training values to overflow float32 once standardized."""
+    shown = ", ".join(f"{text[int(row)].as_py().strip()!r} on line {line_number(int(row))}" for row in rows[:3])
+    return DataError(
+        f"column '{name}' of {source} holds numbers too large to model once scaled by its training values ({shown}); "
+        f"rescale the column, model it as sign(v) log(1 + |v|) with data.log=[{name}], or declare them missing (data.na_values=[...])"
+    )
 
 
 def warn_unknown(column: Column, text: pa.ChunkedArray, unknown: np.ndarray, source: str) -> None:

@@ -10,7 +10,7 @@ All values are nats per example, averaged over the split:
   ``active_units_per_layer``: the same for each stochastic layer, z_1 first (one entry for a one-layer VAE);
 - ``amortization_gap`` = ELBO(refined q) - ELBO(amortized q) and ``approximation_gap`` =
   log_likelihood - ELBO(refined q), on the first ``refine_examples`` examples (``amortization_gap``);
-- ``fidelity``: what the data module's ``sample_fidelity`` says about samples from the prior.
+- ``fidelity``: how close samples from the prior are to the data (``sample_fidelity``).
 
 Every Monte Carlo draw is owned by its example (``example_noise``), so the numbers depend on the
 seed only: not on the memory budget, the batching or the device.
@@ -34,6 +34,7 @@ from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 from vae_lab.evaluation.latent_usage import latent_usage
 from vae_lab.evaluation.memory_budget import decodes_per_pass, pass_shape
+from vae_lab.evaluation.sample_fidelity import fidelity_given, sample_fidelity
 from vae_lab.models.vae import VAE
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,11 @@ class SplitEvaluation:
     def gap(self) -> float:
         """log_likelihood - elbo: an estimate of KL(q(z|x) || p(z|x)) averaged over the split."""
         return self.log_likelihood - self.elbo
+
+    @classmethod
+    def from_dict(cls, content: dict[str, Any]) -> "SplitEvaluation":
+        """The evaluation `to_dict` wrote (eval.json's content)."""
+        return cls(**{field.name: content[field.name] for field in fields(cls)})
 
     def metrics(self) -> dict[str, float]:
         """The scalar metrics, for loggers."""
@@ -288,15 +294,15 @@ def _fidelity(vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, 
     VAE draws its conditions c from the training rows (``draw_conditions``)."""
     if count == 0:
         return {}
-    return datamodule.sample_fidelity(draw_samples(vae, count, datamodule.draw_conditions(count, settings.seed), "sample", settings, device), split)
+    return sample_fidelity(datamodule, draw_samples(vae, count, datamodule.draw_conditions(count, settings.seed), "sample", settings, device), split)
 
 
 def _fidelity_per_condition(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
-    """The data module's fidelity of samples given each value of the condition (``fidelity_given``), for a conditional VAE."""
+    """The fidelity of samples given each value of the condition (``sample_fidelity.fidelity_given``), for a conditional VAE."""
     if datamodule.conditions is None or settings.fidelity_samples == 0:
         return {}
     mode = datamodule.default_sample_mode  # images: E[x|z, c], as a classifier sees real images; tables: draws
-    return datamodule.fidelity_given(lambda condition: draw_samples(vae, len(condition), condition, mode, settings, device), split, settings.fidelity_samples)
+    return fidelity_given(datamodule, lambda condition: draw_samples(vae, len(condition), condition, mode, settings, device), split, settings.fidelity_samples)
 
 
 def draw_samples(vae: VAE, count: int, condition: torch.Tensor | None, mode: str, settings: EvalSettings, device: torch.device) -> torch.Tensor:

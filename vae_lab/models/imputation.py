@@ -24,6 +24,7 @@ posterior, and every draw then comes from the one z of largest weight.)
 
 import torch
 
+from vae_lab.config_schema import ImputationSettings
 from vae_lab.models.vae import VAE, Latents, repeated
 
 
@@ -88,3 +89,22 @@ def log_weight(vae: VAE, x: torch.Tensor, latents: Latents, params: torch.Tensor
     """log p(x|z, c) + log p(z|c) - log q(z|x, c) for complete rows x (n, *data_shape), the latents z evaluated
     under q(z|x, c) and the decoder's `params` of z: (n,)."""
     return vae.likelihood.log_prob(x, params) + latents.log_p() - latents.log_q()
+
+
+def filled_rows(
+    vae: VAE, x: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None, settings: ImputationSettings, device: torch.device | str
+) -> list[torch.Tensor]:
+    """Model rows x (n, width) with unobserved cells filled: [one fill], or `settings.draws` sampled copies."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    batch_size = settings.batch_size if not settings.draws else max(1, min(settings.batch_size, 100_000 // settings.draws))
+    filled = []
+    with torch.random.fork_rng():
+        torch.manual_seed(settings.seed)  # the likelihood's draws
+        for i in range(0, len(x), batch_size):
+            rows, observed = x[i : i + batch_size].to(device), mask[i : i + batch_size].to(device)
+            given = None if condition is None else condition[i : i + batch_size].to(device)
+            if settings.draws:
+                filled.append(multiple_imputations(vae, rows, observed, settings.draws, settings.steps, settings.iterations, given, generator).cpu())
+            else:
+                filled.append(impute(vae, rows, observed, settings.mean_draws, settings.iterations, generator, given).cpu()[None])
+    return list(torch.cat(filled, dim=1))

@@ -2,8 +2,9 @@
 
 At the end of each validation and test epoch, -log p(x_c|z) is averaged over every row of the split
 for each column c, with the same fixed noise per example as the training plan's evaluation, so the
-columns' losses add up to ``val/recon_loss`` (``test/recon_loss``). A missing cell contributes 0:
-a column with many missing cells looks cheaper, as it is in the ELBO. Exact over the whole split,
+columns' losses add up to ``val/recon_loss`` (``test/recon_loss``). A missing cell contributes 0, or
+only its missing state's -log p(missing|z) where the column generates missing cells: a column with many
+missing cells looks cheaper, as it is in the ELBO. Exact over the whole split,
 summed over the processes' rows by ``split_sums`` (rank 0 logs them). Does nothing for likelihoods without columns.
 """
 
@@ -44,9 +45,7 @@ def column_reconstruction_loss(trainer: L.Trainer, module: L.LightningModule, sp
 
     def batch_sums(index: torch.Tensor, rows: Split) -> dict[str, torch.Tensor]:
         z = vae.latents(rows.x, module.eval_noise(index).to(device=module.device, dtype=rows.x.dtype), rows.condition).z
-        per_column = vae.likelihood.column_log_prob(rows.x, vae.generative(z, rows.condition))
-        if rows.mask is not None:
-            per_column = per_column * vae.likelihood.observed_columns(rows.mask)
+        per_column = vae.likelihood.column_log_prob(rows.x, vae.generative(z, rows.condition), rows.mask)
         return {"loss": -per_column.double().sum(dim=0)}
 
     return (split_sums(trainer, split, batch_size, batch_sums, module.device)["loss"] / len(split)).cpu()

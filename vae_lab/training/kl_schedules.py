@@ -12,11 +12,14 @@ resumed run continues exactly where it stopped.
 """
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from vae_lab.config_schema import NonNegative, Positive, Share
 
 Unit = Literal["steps", "epochs"]
+CycleLength = Annotated[float, Field(ge=1e-6, allow_inf_nan=False)]  # steps or epochs; far shorter cycles overflow the count of cycles
 
 
 class KLSchedule:
@@ -56,7 +59,7 @@ class Cyclical(KLSchedule):
     def __init__(
         self,
         beta: NonNegative = 1.0,
-        cycle_length: Positive = 10,
+        cycle_length: CycleLength = 10,
         ratio: Share = 0.5,
         num_cycles: Positive | None = None,
         unit: Unit = "epochs",

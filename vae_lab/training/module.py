@@ -27,15 +27,22 @@ from typing import Any
 
 import lightning as L
 import torch
+from omegaconf import DictConfig
 from torch import nn
 from torchmetrics import MeanMetric
 
-from vae_lab.errors import ConfigError, TrainingDiverged
+from vae_lab.config_schema import model_settings
+from vae_lab.data.in_memory import InMemoryDataModule
+from vae_lab.errors import CheckpointError, ConfigError, TrainingDiverged
 from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.models.vae import VAE, ELBOTerms
+from vae_lab.training.assembly import build_datamodule, build_kl_schedule, build_optimizer, build_scheduler, build_vae
+from vae_lab.training.checkpoint_format import datamodule_key, read_checkpoint, run_config
 from vae_lab.training.kl_schedules import Constant, KLSchedule
 
 TERMS = ("loss", "elbo", "recon_loss", "kl")
+# The settings of ``model`` (config_schema.ModelSettings) that the training plan takes; the others size the VAE.
+TRAINING_SETTINGS = ("recon_weight", "free_bits", "free_bits_per", "objective", "iwae_k")
 
 
 class VAEModule(L.LightningModule):
@@ -75,17 +82,43 @@ class VAEModule(L.LightningModule):
         self.eval_metrics = nn.ModuleDict({stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")})
 
     @classmethod
+    def from_config(cls, cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0) -> "VAEModule":
+        """The training plan of the run config `cfg` around a freshly initialised VAE (arguments as ``assembly.build_vae``);
+        the ``model`` node's training settings are read through their one declaration, ``config_schema.ModelSettings``."""
+        settings = model_settings(cfg.model)
+        return cls(
+            build_vae(cfg, data_shape, likelihood_kwargs, condition_dim),
+            optimizer=build_optimizer(cfg.optimizer),
+            scheduler=build_scheduler(cfg.scheduler, cfg.optimizer) if cfg.get("scheduler") else None,
+            kl_schedule=build_kl_schedule(cfg),
+            **{name: getattr(settings, name) for name in TRAINING_SETTINGS},
+            eval_seed=cfg.seed,
+        )
+
+    @classmethod
+    def rebuilt(cls, checkpoint: dict[str, Any], cfg: DictConfig, path: Any) -> tuple[InMemoryDataModule, "VAEModule"]:
+        """The data module and training plan of `checkpoint` (read from `path` by ``read_checkpoint``), built from `cfg`
+        (its run config, where the data may have moved), with its fitted data state and weights, in eval mode."""
+        datamodule = build_datamodule(cfg, state=checkpoint.get(datamodule_key(cfg)))
+        module = cls.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim)
+        try:
+            module.load_state_dict(checkpoint["state_dict"])
+        except RuntimeError as error:
+            raise CheckpointError(f"the weights in {path} do not fit the model its config describes: {str(error).splitlines()[0]}") from None
+        module.eval()
+        return datamodule, module
+
+    @classmethod
     def load_from_checkpoint(  # type: ignore[override]
         cls, checkpoint_path: Any, map_location: Any = None, trusted_modules: tuple[str, ...] = (), **kwargs: Any
     ) -> "VAEModule":
         """The training plan of a vae_lab checkpoint, weights loaded, in eval mode. Unlike Lightning's (which
         calls the constructor with saved hyperparameters), it rebuilds the VAE from the run config stored in
-        the checkpoint (``vae_lab.checkpoints.load_run``, which runs no code of the file); `kwargs` are not accepted."""
-        from vae_lab.checkpoints import load_run
-
+        the checkpoint, running no code of the file (``read_checkpoint``); `kwargs` are not accepted."""
         if kwargs:
             raise TypeError(f"VAEModule.load_from_checkpoint takes no overrides ({', '.join(kwargs)}): the checkpoint's config rebuilds the model")
-        module = load_run(checkpoint_path, trusted_modules=trusted_modules)[2]
+        checkpoint = read_checkpoint(checkpoint_path, trusted_modules)
+        module = cls.rebuilt(checkpoint, run_config(checkpoint), checkpoint_path)[1]
         return module.to(map_location) if map_location is not None else module
 
     def eval_noise(self, index: torch.Tensor) -> torch.Tensor:

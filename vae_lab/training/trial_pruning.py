@@ -31,7 +31,7 @@ class TrialPruning(L.Callback):
             return
         import optuna
 
-        from vae_lab.optuna_search import make_pruner, open_storage
+        from vae_lab.training.optuna_study import make_pruner, open_storage
 
         hydra_cfg = HydraConfig.get()
         sweeper = hydra_cfg.sweeper

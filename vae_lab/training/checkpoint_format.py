@@ -1,8 +1,8 @@
-"""Our checkpoints: Lightning's, plus the resolved run config, so a checkpoint alone rebuilds its run.
+"""Our checkpoint files: Lightning's, plus the resolved run config, so a checkpoint alone rebuilds its run.
 
 ``RunConfigInCheckpoint`` writes the config and the checkpoint format (``FORMAT``) into every
-checkpoint; ``load_run`` reads a checkpoint back into (config, data module, training plan) with clear
-errors for missing, corrupt, foreign or other-format files.
+checkpoint; ``read_checkpoint`` reads one back, safely, with clear errors for missing, corrupt, unsafe,
+foreign or other-format files. ``VAEModule.rebuilt`` turns it back into a data module and training plan.
 
 Format 1 (vae_lab 0.2 and 0.3): Lightning's checkpoint with ``vae_lab_config`` (the resolved run config)
 and ``vae_lab_format``; checkpoints of 0.2 carry no format number and are read as format 1.
@@ -20,8 +20,8 @@ from hydra.utils import get_object
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
-import vae_lab
 from vae_lab.errors import CheckpointError
+from vae_lab.version import __version__
 
 CONFIG_KEY = "vae_lab_config"
 FORMAT_KEY = "vae_lab_format"
@@ -70,7 +70,7 @@ def read_checkpoint(path: str | Path, trusted_modules: Iterable[str] = ()) -> di
     found = checkpoint.get(FORMAT_KEY, 1)
     if found != FORMAT:
         raise CheckpointError(
-            f"{path} is a vae_lab checkpoint of format {found}, and this vae_lab ({vae_lab.__version__}) reads format {FORMAT}; "
+            f"{path} is a vae_lab checkpoint of format {found}, and this vae_lab ({__version__}) reads format {FORMAT}; "
             f"open it with the vae_lab version that wrote it (see CHANGELOG.md), or retrain with this one"
         )
     check_targets(checkpoint[CONFIG_KEY], (*TRUSTED_MODULES, *trusted_modules), path)
@@ -128,38 +128,6 @@ def run_config(checkpoint: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(checkpoint[CONFIG_KEY])
 
 
-def load_run(
-    path: str | Path,
-    data_overrides: dict[str, Any] | None = None,
-    compile: bool | None = None,
-    checkpoint: dict[str, Any] | None = None,
-    trusted_modules: Iterable[str] = (),
-):
-    """Rebuild (config, data module, training plan with the checkpoint's weights) from a checkpoint.
-
-    data_overrides: values replacing ``data.*`` entries of the stored config (e.g. another data_dir).
-    compile: compile the model's math (``model.compile``); None: as the run was trained.
-    checkpoint: the content of `path` if the caller has read it already (``read_checkpoint``).
-    trusted_modules: modules besides vae_lab's, torch's and torchvision's whose classes the stored config may build.
-    """
-    from vae_lab.build import build_datamodule, build_module  # avoid an import cycle at module load
-
-    checkpoint = checkpoint or read_checkpoint(path, trusted_modules)
-    cfg = run_config(checkpoint)
-    for key, value in (data_overrides or {}).items():
-        OmegaConf.update(cfg, f"data.{key}", value, merge=False)
-    if compile is not None:
-        OmegaConf.update(cfg, "model.compile", compile, force_add=True)
-    datamodule = build_datamodule(cfg, state=checkpoint.get(_datamodule_key(cfg)))
-    module = build_module(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim)
-    try:
-        module.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        raise CheckpointError(f"the weights in {path} do not fit the model its config describes: {str(error).splitlines()[0]}") from None
-    module.eval()
-    return cfg, datamodule, module
-
-
-def _datamodule_key(cfg: DictConfig) -> str:
+def datamodule_key(cfg: DictConfig) -> str:
     """Lightning saves a data module's state_dict under its class's qualified name."""
     return cfg.data._target_.rsplit(".", 1)[-1]
