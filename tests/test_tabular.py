@@ -11,15 +11,18 @@ import pytest
 import torch
 from conftest import compose_train, run_cli
 from hydra import compose, initialize_config_module
+from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import OmegaConf
 from test_train import assert_one_clear_message
 
 import vae_lab
 from vae_lab.api import fit, load_run
+from vae_lab.build import build_callbacks
 from vae_lab.commands.impute import impute_csv
 from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import ConfigError, DataError
 from vae_lab.evaluation.sample_fidelity import sample_fidelity
+from vae_lab.evaluation.split_evaluation import EvalSettings
 from vae_lab.training.checkpoint_format import read_checkpoint
 
 ROWS = 5000
@@ -140,7 +143,21 @@ def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained
     assert by_metric["tv", "group"] < 0.05 and fidelity["correlation_mad"] < 0.1
     assert fidelity["off_support_share"] == 0 and fidelity["range_violation_share"] == 0 and fidelity["coverage_mean"] == 1
     assert fidelity["ks_tv_mean"] < 0.1 and 0 <= fidelity["privacy"]["identical_share"] < 0.01
+    assert 0.4 < fidelity["privacy"]["dcr_share"] < 0.6  # 5000 rows, a small model: no nearer the training rows
+    assert 0.3 < fidelity["detection"] <= 1  # scikit-learn is in the dev extra
     assert report["log_likelihood"] >= report["elbo"]
+
+
+def test_eval_without_scikit_learn_says_how_to_get_the_detection_score(trained, monkeypatch, caplog):
+    _, _, results = trained
+    run = vae_lab.load_run(results["run_dir"])
+    monkeypatch.setattr("vae_lab.evaluation.sample_fidelity.detection_available", lambda: False)
+    with caplog.at_level("INFO", logger="vae_lab.evaluation.sample_fidelity"):
+        report = run.evaluate("test", EvalSettings(iwae_samples=2, refine_examples=0, fidelity_samples=300))
+    assert "detection" not in report["fidelity"] and report["fidelity"]["privacy"]["dcr_share"] is not None
+    assert [record.getMessage() for record in caplog.records if "scikit-learn" in record.getMessage()] == [
+        'fidelity.detection left out: it needs scikit-learn (pip install "vae_lab[eval]")'
+    ]
 
 
 def test_impute_fills_missing_cells_only_and_beats_the_mean(trained, tmp_path):
@@ -168,6 +185,18 @@ def test_impute_fills_missing_cells_only_and_beats_the_mean(trained, tmp_path):
     model_error = np.abs(imputed - truth["x2"][hidden]).mean()
     mean_error = np.abs(frame["x2"].mean() - truth["x2"][hidden]).mean()
     assert model_error < 0.65 * mean_error  # x2 is predicted from x1 and the group
+
+
+def test_tables_stop_on_the_validation_loss_by_default(tmp_path):
+    """experiment=tabular (and tabular_conditional) add Lightning's EarlyStopping on val/loss, patience 20 (measured:
+    CHANGELOG); callbacks=default trains every epoch."""
+    for experiment in (["experiment=tabular"], ["experiment=tabular_conditional", "model.condition=group"]):
+        cfg = compose_train([*experiment, "data.path=table.csv"], tmp_path / "run")
+        stopping = [callback for callback in build_callbacks(cfg) if isinstance(callback, EarlyStopping)]
+        assert len(stopping) == 1 and stopping[0].monitor == "val/loss" and stopping[0].patience == 20
+        assert cfg.callbacks.model_checkpoint.monitor == "val/loss"  # the best checkpoint, which the commands use
+    every_epoch = compose_train(["experiment=tabular", "data.path=table.csv", "callbacks=default"], tmp_path / "run")
+    assert not any(isinstance(callback, EarlyStopping) for callback in build_callbacks(every_epoch))
 
 
 def test_bad_csv_stops_training_with_one_message_and_writes_nothing(tmp_path):

@@ -7,7 +7,7 @@ continues from the directory's newest checkpoint: ``checkpoints/last.ckpt`` (wri
 asks for that explicitly; ``ckpt_path=PATH`` names a checkpoint.
 
 A checkpoint is only resumed into the model it was trained as: the config stored in it
-(``vae_lab.checkpoints``) must agree with the composed one on everything that defines the model and
+(``training.checkpoint_format``) must agree with the composed one on everything that defines the model and
 its data. What may change on resume (``trainer.*`` such as ``max_epochs``, ``paths.*``, loggers,
 callbacks, where the data files are) is not compared.
 """

@@ -20,7 +20,7 @@ import torch
 from vae_lab.config_schema import ImputationSettings
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.data.in_memory import Split, unlabelled
-from vae_lab.data.table_files import TableDialect, frame_as_text, read_table_text, written_copy
+from vae_lab.data.table_files import frame_as_text, read_table_text, written_copy
 from vae_lab.errors import ConfigError
 from vae_lab.evaluation.split_evaluation import (
     EvalSettings,
@@ -185,7 +185,7 @@ class Run(TrainedRun):
         """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
         as ``vae-lab impute`` fills a file (the same code, the same defaults)."""
         table = self.table_datamodule("impute")
-        text = frame_as_text(frame, TableDialect.from_state(table.dialect.state_dict()))
+        text = frame_as_text(frame, table.dialect)
         settings = ImputationSettings(mean_draws, iterations, draws, steps, batch_size=1000, seed=seed)
         return self.impute_text(text, settings, "the DataFrame")[0]
 

@@ -1,10 +1,12 @@
 """How close a model's samples are to real data, chosen by what the data is: the evaluation's ``fidelity``.
 
-Tables (``data=csv``): per-column and pairwise fidelity to the real split (``tabular_fidelity``) and the samples'
-closeness to the training rows (``privacy``). Images: nothing unconditional; given a condition, whether the
+Tables (``data=csv``): per-column and pairwise fidelity to the real split (``tabular_fidelity``), the samples'
+closeness to the training rows (``privacy``) and, with scikit-learn, how well a classifier tells them from the real
+split (``detection``). Images: nothing unconditional; given a condition, whether the
 samples show it (``conditional_fidelity``). The data modules only provide the facts (schema, conditions, splits).
 """
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,9 @@ import torch
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.data.in_memory import InMemoryDataModule, Split
 from vae_lab.evaluation.conditional_fidelity import fidelity_per_condition, label_agreement
-from vae_lab.evaluation.tabular_fidelity import privacy, tabular_fidelity
+from vae_lab.evaluation.tabular_fidelity import detection, detection_available, privacy, tabular_fidelity
+
+log = logging.getLogger(__name__)
 
 PRIVACY_ROWS = 20_000  # rows compared by distance to the closest training row
 
@@ -25,13 +29,18 @@ def sample_fidelity(datamodule: InMemoryDataModule, samples: torch.Tensor, split
     schema = datamodule.fitted_schema()
     real, train = datamodule.split(split), datamodule.split("train")
     synthetic = schema.values(samples, schema.generated_mask(samples))
-    fidelity = tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.fidelity_columns())
+    real_values = schema.values(real.x, real.mask)
+    fidelity = tabular_fidelity(real_values, synthetic, schema.fidelity_columns())
     generator = torch.Generator().manual_seed(datamodule.seed)
     train_subset = torch.randperm(len(train), generator=generator)[:PRIVACY_ROWS]
     fidelity["privacy"] = privacy(
         train.x[train_subset], samples[:PRIVACY_ROWS].cpu(), real.x[:PRIVACY_ROWS],
-        schema.values(train.x, train.mask), synthetic,
+        schema.values(train.x, train.mask), synthetic, seed=datamodule.seed,
     )  # fmt: skip
+    if detection_available():
+        fidelity["detection"] = detection(real_values, synthetic, datamodule.seed)
+    else:
+        log.info('fidelity.detection left out: it needs scikit-learn (pip install "vae_lab[eval]")')
     return fidelity
 
 

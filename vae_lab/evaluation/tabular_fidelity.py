@@ -24,12 +24,22 @@ frequencies, averaged over pairs of categorical and binary columns (as SDMetrics
 Privacy (``privacy``): the share of synthetic rows identical to a training row, and the median distance
 (in model space: standardized numbers, one-hot categories) from synthetic rows to their closest training
 row, beside the same for held-out real rows: synthetic rows much closer than real ones are copies.
+``dcr_share``: the share of synthetic rows whose closest real row, among the held-out rows and as many
+training rows (a random subset), is a training row; a tie counts half. 0.5: no copying. A model that
+copies training rows scores 0.5 + 0.5 * n_holdout / n_train in expectation (a copy of a row outside
+the subset is as near the subset as the held-out rows), e.g. 0.5625 with 80% training and 10% held out.
+
+Detection (``detection``, with scikit-learn): 1 - (2 * max(AUC, 0.5) - 1), the AUC of a classifier
+(HistGradientBoostingClassifier at its defaults, 5-fold stratified cross-validation, seeded) telling the
+real rows from as many synthetic ones; labels become category codes, missing cells stay NaN. 1: the
+classifier cannot tell them apart; 0: it always can.
 
 Missing cells are left out of every comparison (correlations use the rows where both are observed).
 SDMetrics does the same things but pulls in plotly and a second copy of the RDT transformers for a
 few lines of arithmetic per metric; these are tested against closed forms instead.
 """
 
+import importlib.util
 from itertools import combinations
 from typing import Any
 
@@ -41,6 +51,7 @@ from scipy.stats import ks_2samp
 CONTINUOUS = ("numeric", "point_mass")
 DISCRETE = ("categorical", "binary")
 PAIR_LIMIT = 20  # columns beyond which pairwise metrics use the first PAIR_LIMIT of each kind
+DETECTION_FOLDS = 5
 
 
 def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,22 +145,67 @@ def contingency_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float
 
 
 def privacy(train: torch.Tensor, synthetic: torch.Tensor, holdout: torch.Tensor, train_values: pd.DataFrame,
-            synthetic_values: pd.DataFrame, chunk: int = 1024) -> dict[str, float]:  # fmt: skip
-    """Copies and closeness: share of synthetic rows equal to a training row (in values), and median
-    distances to the closest training row of synthetic and of held-out rows (in model space, (n, width))."""
+            synthetic_values: pd.DataFrame, chunk: int = 1024, seed: int = 0) -> dict[str, float | None]:  # fmt: skip
+    """Copies and closeness: share of synthetic rows equal to a training row (in values), median distances to
+    the closest training row of synthetic and of held-out rows, and the DCR share (``dcr_share``; the training
+    rows subsampled by `seed`) (in model space, (n, width))."""
     seen = pd.util.hash_pandas_object(train_values.astype(str), index=False)
     identical = pd.util.hash_pandas_object(synthetic_values.astype(str), index=False).isin(seen).mean()
     return {
         "identical_share": float(identical),
-        "dcr_synthetic_median": _median_closest(synthetic, train, chunk),
-        "dcr_holdout_median": _median_closest(holdout, train, chunk),
+        "dcr_synthetic_median": float(_closest(synthetic, train, chunk).median()),
+        "dcr_holdout_median": float(_closest(holdout, train, chunk).median()),
+        "dcr_share": dcr_share(train, synthetic, holdout, chunk, seed),
     }
 
 
-def _median_closest(rows: torch.Tensor, train: torch.Tensor, chunk: int) -> float:
-    rows, train = rows.double(), train.double()
-    closest = torch.cat([torch.cdist(rows[i : i + chunk], train).min(dim=1).values for i in range(0, len(rows), chunk)])
-    return float(closest.median())
+def dcr_share(train: torch.Tensor, synthetic: torch.Tensor, holdout: torch.Tensor, chunk: int = 1024, seed: int = 0) -> float | None:
+    """Share of synthetic rows whose closest real row is a training row, among the held-out rows and as many
+    training rows drawn at random (`seed`), ties counting half; 0.5 means the samples are no nearer the
+    training rows than rows the model never saw. None without rows to compare."""
+    count = min(len(train), len(holdout))
+    if count == 0 or len(synthetic) == 0:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    train = train[torch.randperm(len(train), generator=generator)[:count]]
+    holdout = holdout[torch.randperm(len(holdout), generator=generator)[:count]]
+    to_train, to_holdout = _closest(synthetic, train, chunk), _closest(synthetic, holdout, chunk)
+    return float(((to_train < to_holdout).double() + 0.5 * (to_train == to_holdout).double()).mean())
+
+
+def _closest(rows: torch.Tensor, reference: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Each row's Euclidean distance to its closest reference row (float64)."""
+    rows, reference = rows.double(), reference.double()
+    return torch.cat([torch.cdist(rows[i : i + chunk], reference).min(dim=1).values for i in range(0, len(rows), chunk)])
+
+
+def detection_available() -> bool:
+    """Whether scikit-learn, which the detection score needs, is installed (``pip install "vae_lab[eval]"``)."""
+    return importlib.util.find_spec("sklearn") is not None
+
+
+def detection(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int = 0) -> float | None:
+    """1 - (2 * max(AUC, 0.5) - 1) of HistGradientBoostingClassifier (defaults, seeded) telling `real` rows
+    from as many `synthetic` ones (the larger frame subsampled by `seed`), by 5-fold stratified ROC AUC: 1
+    when it cannot tell them apart, 0 when it always can. Labels are category codes, missing cells NaN.
+    None with fewer than 5 rows of either, or without scikit-learn."""
+    if not detection_available():
+        return None
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    count = min(len(real), len(synthetic))
+    if count < DETECTION_FOLDS:
+        return None
+    rng = np.random.default_rng(seed)
+    real = real.iloc[np.sort(rng.permutation(len(real))[:count])].reset_index(drop=True)
+    synthetic = synthetic.iloc[np.sort(rng.permutation(len(synthetic))[:count])].reset_index(drop=True)
+    real, synthetic = _as_numbers(real, synthetic)
+    features = np.concatenate([real.to_numpy(np.float64), synthetic.to_numpy(np.float64)])
+    labels = np.concatenate([np.zeros(count), np.ones(count)])
+    folds = StratifiedKFold(n_splits=DETECTION_FOLDS, shuffle=True, random_state=seed)
+    auc = float(cross_val_score(HistGradientBoostingClassifier(random_state=seed), features, labels, cv=folds, scoring="roc_auc").mean())
+    return 1 - (2 * max(auc, 0.5) - 1)
 
 
 def _as_numbers(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
