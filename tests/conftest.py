@@ -18,6 +18,8 @@ from xdist.scheduler import LoadScopeScheduling
 from vae_lab import config_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_TABLES = REPO.parent / "shared" / "data" / "tables"  # the real public tables beside the repository
+PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for the CLI subprocesses of a test
 # Each test names its own data folder; a user's VAE_LAB_DATA_DIR would override it in the commands the tests
 # run, so it is taken out of the environment here and offered only to the notebooks, which need real MNIST.
 USER_DATA_DIR = os.environ.pop("VAE_LAB_DATA_DIR", None)
@@ -29,7 +31,7 @@ settings.register_profile("default", max_examples=500, deadline=None, suppress_h
 settings.register_profile("thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-NOTEBOOK_RUNS = "tests/test_notebooks.py::test_notebook_runs_top_to_bottom"
+NOTEBOOK_RUNS = "tests/end_to_end/test_notebooks.py::test_notebook_runs_top_to_bottom"
 
 
 class FilesTogetherNotebooksApart(LoadScopeScheduling):
@@ -44,8 +46,15 @@ def pytest_xdist_make_scheduler(config, log) -> FilesTogetherNotebooksApart:
     return FilesTogetherNotebooksApart(config, log)
 
 
+SLOW_FOLDERS = ("tests/end_to_end/", "tests/commands/")  # whole trainings and `vae-lab` processes: every test is slow
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Notebook runs first: the longest units start while the rest of the suite fills the other workers."""
+    """The tests of SLOW_FOLDERS are marked ``slow`` (``make test-fast`` skips them; elsewhere a slow test carries the
+    mark itself); notebook runs go first, so the longest units start while the rest of the suite fills the other workers."""
+    for item in items:
+        if item.nodeid.startswith(SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: not item.nodeid.startswith(NOTEBOOK_RUNS))
 
 
@@ -161,6 +170,15 @@ def cli_environment(env: dict[str, str] | None = None) -> dict[str, str]:
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python -m vae_lab ARGS` in `cwd` (W&B offline, no network) and return the finished process."""
     return subprocess.run([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_clear_message(result: subprocess.CompletedProcess, *fragments: str, code: int | None = None) -> None:
+    """A command that failed (with status `code`, if given) with one message holding every fragment, and no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 if code is None else result.returncode == code, output
+    assert "Traceback" not in output, output
+    for fragment in fragments:
+        assert fragment in output, output
 
 
 def read_results(run_dir: Path) -> dict:

@@ -208,6 +208,7 @@ BAD_COMMANDS = {  # a bad value: what the one message says
 }
 
 
+@pytest.mark.slow
 def test_bad_generated_values_exit_2_from_the_cli_with_one_message(tmp_path):
     folders = [tmp_path / f"case{i}" for i in range(len(BAD_COMMANDS))]
     for folder in folders:

@@ -85,6 +85,7 @@ BAD_COMMANDS = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_values_across_every_command_exit_2_with_one_message_and_write_nothing(tmp_path):
     folders = [tmp_path / f"case{i}" for i in range(len(BAD_COMMANDS))]
     for folder in folders:

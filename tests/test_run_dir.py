@@ -13,6 +13,8 @@ from conftest import TINY, cli_environment, read_results, run_cli
 
 from vae_lab.run_dir import RunDir, RunDirInUse, stale_reason
 
+pytestmark = pytest.mark.slow  # each test runs `vae-lab` processes
+
 RING = [*TINY, "data=ring", "data.num_samples=6000", "likelihood=gaussian", "trainer.max_epochs=3", "logger=csv"]
 
 

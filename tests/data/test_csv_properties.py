@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import torch
 from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
@@ -174,6 +175,7 @@ BAD_FILES = {  # name: (content, what the one message says)
 }
 
 
+@pytest.mark.slow
 def test_bad_table_files_exit_2_from_the_cli_with_one_message(tmp_path):
     cases = []
     for name, (content, _) in BAD_FILES.items():

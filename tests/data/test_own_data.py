@@ -16,6 +16,8 @@ from vae_lab.data.image_folder import ImageFolderDataModule
 from vae_lab.errors import ConfigError, DataError
 from vae_lab.training.assembly import build_datamodule
 
+pytestmark = pytest.mark.slow  # each test runs `vae-lab` processes
+
 CONV_RGB = [*(o for o in TINY if "hidden_sizes" not in o), "data=image_folder", "encoder=conv", "decoder=conv",
             "likelihood=discretized_logistic", "likelihood.components=2", "encoder.channels=[8,16]", "decoder.channels=[16,8]",
             "encoder.hidden_size=32", "decoder.hidden_size=32", "data.val_size=4", "data.test_size=4", "data.batch_size=8", "trainer.max_epochs=1"]  # fmt: skip

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-from conftest import TINY, TINY_MNIST, compose_train, run_cli
+from conftest import TINY, TINY_MNIST, assert_one_clear_message, compose_train, run_cli
 from PIL import Image
-from test_train import assert_one_clear_message
 from wandb_offline import finished_offline_run, offline_runs
 
 from vae_lab.api import fit

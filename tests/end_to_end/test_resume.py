@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, cli_environment, compose_train, read_results, run_cli
+from conftest import PROBES, TINY, cli_environment, compose_train, read_results, run_cli
 from PIL import Image
 from wandb_offline import offline_runs, read_offline_run
 
@@ -20,7 +20,6 @@ from vae_lab.errors import CheckpointError
 from vae_lab.resume import newest_checkpoint
 from vae_lab.training.checkpoint_format import read_checkpoint
 
-PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for CLI subprocesses
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]  # 9 training steps per epoch
 EVERY_4_STEPS = "callbacks.step_checkpoint.every_n_train_steps=4"
 

@@ -1,10 +1,9 @@
 """The seed's three-panel latent figure: a real multirun of the three latent experiments, then `vae-lab figure`."""
 
 import pytest
-from conftest import TINY, TINY_MNIST, compose_train, run_cli
+from conftest import TINY, TINY_MNIST, assert_one_clear_message, compose_train, run_cli
 from hydra import compose, initialize_config_module
 from PIL import Image
-from test_train import assert_one_clear_message
 
 from vae_lab.api import fit
 from vae_lab.commands.figure import task

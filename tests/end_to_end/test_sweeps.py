@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, TINY_MNIST, read_results, run_cli
+from conftest import TINY, TINY_MNIST, assert_one_clear_message, read_results, run_cli
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
-from test_train import assert_one_clear_message
 from wandb_offline import offline_runs, read_offline_run
 
 from vae_lab.sweeps import write_summary

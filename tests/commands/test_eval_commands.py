@@ -6,10 +6,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MNIST, run_cli
+from conftest import TINY_MNIST, assert_one_clear_message, run_cli
 from hydra import compose, initialize_config_module
 from PIL import Image
-from test_train import assert_one_clear_message
 from wandb_offline import offline_runs, read_offline_run
 
 from vae_lab.api import load_run

@@ -5,7 +5,7 @@ import contextlib
 import pandas as pd
 import pytest
 from conftest import run_cli
-from test_tabular import TABULAR, mixed_table
+from mixed_table import TABULAR, mixed_table
 
 import vae_lab
 from vae_lab.errors import DataError

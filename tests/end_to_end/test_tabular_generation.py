@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import SHARED_TABLES
 from scipy.special import expit
 
 import vae_lab
@@ -16,7 +17,6 @@ from vae_lab.api import Run
 from vae_lab.data.in_memory import split_rows
 
 ROWS = 2000
-SHARED_TABLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "tables"
 TABULAR = ["experiment=tabular", "trainer.accelerator=cpu", "logger=csv"]
 
 

@@ -2,12 +2,11 @@
 
 import csv
 import json
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
-from conftest import TINY, compose_train, read_results, run_cli
+from conftest import PROBES, TINY, compose_train, read_results, run_cli
 
 from vae_lab.api import load_run
 from vae_lab.build import build_trainer
@@ -16,7 +15,6 @@ from vae_lab.evaluation.example_noise import example_noise
 from vae_lab.evaluation.importance_sampling import importance_sampled_log_likelihood
 from vae_lab.evaluation.latent_usage import latent_usage
 
-PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for the CLI subprocess
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600"]
 
 

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, cli_environment, compose_train, read_results, run_cli
+from conftest import PROBES, TINY, cli_environment, compose_train, read_results, run_cli
 
 from vae_lab.api import fit
 from vae_lab.training.checkpoint_format import read_checkpoint
 
-PROBES = {"PYTHONPATH": str(Path(__file__).parent)}  # lightning_probes for CLI subprocesses
 # 9 training steps per epoch, a step checkpoint every 4 steps (so a stop at step 14 has no checkpoint of its own yet),
 # 2 validation batches (so a stop in validation interrupts it).
 RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "data.eval_batch_size=50", "callbacks.step_checkpoint.every_n_train_steps=4"]

@@ -2,13 +2,11 @@
 values, point masses keep their shares, numbers stay in range and integral, dates come back in their format.
 And the nine real public tables of ../shared/data/tables/ train with `experiment=tabular` and nothing else."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import compose_train
+from conftest import SHARED_TABLES, compose_train
 
 from vae_lab.api import fit, load_run
 from vae_lab.data.in_memory import split_rows
@@ -16,7 +14,6 @@ from vae_lab.evaluation.sample_fidelity import sample_fidelity
 
 ROWS = 2000
 RATES = [0.0, 0.1, 0.2, 0.25, 0.5]
-SHARED_TABLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "tables"
 
 
 def real_like_table(rows: int, seed: int) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import TINY, TINY_MNIST, cli_environment, compose_train, read_results, run_cli
+from conftest import TINY, TINY_MNIST, assert_one_clear_message, cli_environment, compose_train, read_results, run_cli
 from wandb_offline import offline_runs, read_offline_run
 
 from vae_lab.api import fit, load_run
@@ -173,14 +173,6 @@ def test_help_lists_commands_and_groups(tmp_path):
     )
     for line in expected:
         assert line in group_help.stdout
-
-
-def assert_one_clear_message(result, *fragments, code=None):
-    output = result.stdout + result.stderr
-    assert result.returncode != 0 if code is None else result.returncode == code, output
-    assert "Traceback" not in output, output
-    for fragment in fragments:
-        assert fragment in output, output
 
 
 def test_unknown_key_and_unknown_option_are_reported_by_hydra(tmp_path):
