@@ -266,3 +266,15 @@ def test_skewed_columns_get_the_chosen_transform(tmp_path):
     income = encoded.x[:, 0]
     assert abs(float(pd.Series(income).skew())) < 0.1  # normal scores
     pd.testing.assert_frame_equal(schema.inverse(encoded.x), frame, check_exact=True)
+
+
+def test_integer_codes_modelled_as_amounts_say_so_with_the_override(tmp_path, caplog):
+    """A state code (50 integer values over 300 rows) cannot be told from an amount: the schema line says what was guessed."""
+    rng = np.random.default_rng(0)
+    path = csv_of(tmp_path, pd.DataFrame({"state": rng.integers(1, 51, 300), "income": rng.normal(50, 10, 300).round(2)}))
+    with caplog.at_level("INFO", logger="vae_lab.data.table_schema"):
+        _, schema = infer(path)
+    state = next(column for column in schema.columns if column.name == "state")
+    assert state.kind == "numeric" and "data.categorical=[state]" in state.guess
+    assert "[guessed: an amount; if its 50 integer values are codes (states, regions), data.categorical=[state]]" in caplog.text
+    assert not next(column for column in schema.columns if column.name == "income").guess

@@ -57,6 +57,7 @@ class Column:
     name: str
     format: ValueFormat
     missing_share: float = 0.0
+    guess: str = ""  # what the inference could not know and guessed, with the override that changes it (schema line)
 
     @property
     def width(self) -> int:
@@ -106,6 +107,10 @@ class Column:
 
     def describe(self) -> str:
         raise NotImplementedError
+
+    def described(self) -> str:
+        """The column's schema line: ``describe()``, and the guess the inference made, if any."""
+        return self.describe() + (f" [guessed: {self.guess}]" if self.guess else "")
 
     def fidelity_spec(self) -> dict[str, Any]:
         """What ``evaluation.tabular_fidelity`` needs to know of the column."""

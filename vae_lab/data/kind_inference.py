@@ -14,7 +14,8 @@ observed training values:
 
 Text: two values ``binary``; dates, free text, identifiers and more than ``max_categories`` labels are
 dropped with the reason; otherwise ``categorical``. ``data.categorical``, ``data.numeric`` and
-``data.point_mass`` set a kind by name.
+``data.point_mass`` set a kind by name. Integers with at most ``max_categories`` values that are not discrete enough to
+be categorical are modelled as amounts, and their schema line says so with the override that makes them labels.
 """
 
 import numpy as np
@@ -64,7 +65,10 @@ def infer_column(name: str, format: ValueFormat, values: np.ndarray | pa.Chunked
     masses = point_masses(labels, counts, options.point_mass_share) if name not in options.numeric else []
     if name in options.point_mass and not masses:
         masses = [float(labels[counts.argmax()])]
-    return numeric_column(name, format, np.asarray(values, dtype=np.float64), masses, options), ""
+    column = numeric_column(name, format, np.asarray(values, dtype=np.float64), masses, options)
+    if not forced_numeric and format.type == INT and distinct <= options.max_categories:
+        column.guess = f"an amount; if its {distinct} integer values are codes (states, regions), data.categorical=[{name}]"
+    return column, ""
 
 
 def text_column(name: str, format: ValueFormat, observed: pa.ChunkedArray, distinct: int, options) -> tuple[Column | None, str]:

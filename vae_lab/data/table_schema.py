@@ -174,7 +174,7 @@ class TableSchema:
         return {kind: names for kind, names in by_kind.items() if names}
 
     def describe(self) -> str:
-        return ", ".join(f"{c.name}: {c.describe()}" for c in self.columns)
+        return ", ".join(f"{c.name}: {c.described()}" for c in self.columns)
 
     # -- text -> model space -------------------------------------------------------------
 
