@@ -5,6 +5,7 @@ import torch
 from conftest import compose_train, write_amat_files
 from PIL import Image
 
+from vae_lab.api.sample_files import write_samples
 from vae_lab.data.binarized_mnist import BinarizedMNISTDataModule
 from vae_lab.data.in_memory import InMemoryDataModule
 from vae_lab.errors import DataError
@@ -75,7 +76,7 @@ def test_an_empty_file_is_refused(tmp_path):
 def test_image_data_writes_samples_as_a_tensor_and_a_png_grid(tmp_path):
     write_amat_files(tmp_path)
     samples = torch.rand(10, 1, 28, 28)
-    paths = BinarizedMNISTDataModule(data_dir=str(tmp_path)).write_samples(samples, tmp_path / "out" / "samples")
+    paths = write_samples(BinarizedMNISTDataModule(data_dir=str(tmp_path)), samples, tmp_path / "out" / "samples")
     assert [p.name for p in paths] == ["samples.pt", "samples.png"]
     assert torch.equal(torch.load(paths[0]), samples)
     with Image.open(paths[1]) as image:  # a 4 x 3 grid of 28 x 28 images with 1-pixel padding
@@ -88,7 +89,7 @@ def test_the_default_hooks_of_any_data_module(tmp_path):
 
     samples = torch.randn(5, 3)
     datamodule = Vectors()
-    assert datamodule.write_samples(samples, tmp_path / "s") == [tmp_path / "s.pt"]
+    assert write_samples(datamodule, samples, tmp_path / "s") == [tmp_path / "s.pt"]
     assert torch.equal(torch.load(tmp_path / "s.pt"), samples)
     assert sample_fidelity(datamodule, samples, "test") == {}
     assert datamodule.provenance() == {"dataset": "vectors"}

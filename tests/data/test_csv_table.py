@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from vae_lab.api.sample_files import write_samples
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import DataError
@@ -66,12 +67,12 @@ def test_a_restored_schema_works_without_the_training_file(table_path, tmp_path)
     restored.setup()
     assert restored.data_shape == trained.data_shape and restored.likelihood_kwargs() == trained.likelihood_kwargs()
     x = trained.split("test").x
-    (path,) = restored.write_samples(x, tmp_path / "samples")
+    (path,) = write_samples(restored, x, tmp_path / "samples")
     assert path == tmp_path / "samples.csv"
     written = pd.read_csv(path)
     assert list(written.columns) == ["age", "weight", "colour", "smoker", "label"]
     assert written["age"].dtype == np.int64 and set(written["colour"]) <= {"red", "green", "blue"}
-    assert restored.write_samples(x, tmp_path / "synthetic.csv") == [tmp_path / "synthetic.csv"]
+    assert write_samples(restored, x, tmp_path / "synthetic.csv") == [tmp_path / "synthetic.csv"]
     with pytest.raises(DataError, match="does not exist"):
         restored.split("test")  # evaluation needs the data itself
 

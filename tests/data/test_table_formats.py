@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_module
 
 import vae_lab
 from vae_lab.api import fit
+from vae_lab.api.sample_files import write_samples
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.sample import sample
 from vae_lab.data.csv_table import CSVDataModule
@@ -175,7 +176,7 @@ def test_constant_columns_come_back_in_their_place_with_their_missing_cells(tmp_
     assert list(synthetic.columns) == ["price", "city", "unit", "weight", "currency", "notes"]
     assert (synthetic["unit"] == "kg").all() and synthetic["notes"].eq("").all()
     assert set(synthetic["currency"]) == {"EUR", ""} and abs((synthetic["currency"] == "").mean() - 0.25) < 0.05
-    (written,) = datamodule.write_samples(x[:20], tmp_path / "samples")
+    (written,) = write_samples(datamodule, x[:20], tmp_path / "samples")
     assert list(pd.read_csv(written).columns) == list(synthetic.columns)
 
 
@@ -190,7 +191,7 @@ def test_a_checkpoint_from_before_dialects_writes_plain_csv(tmp_path):
     old["schema"] = {key: value for key, value in state["schema"].items() if key not in ("constants", "file_columns")}
     restored = CSVDataModule(str(tmp_path / "moved.csv"))
     restored.load_state_dict(old)
-    (written,) = restored.write_samples(x, tmp_path / "samples")
+    (written,) = write_samples(restored, x, tmp_path / "samples")
     assert written.name == "samples.csv" and list(pd.read_csv(written).columns) == ["price", "count", "city", "weight"]
 
 
@@ -200,7 +201,7 @@ def test_feather_and_arrow_tables_are_written_back_with_their_column_types(tmp_p
     path = tmp_path / f"shop{suffix}"
     feather.write_feather(frame, path, compression="uncompressed" if suffix == ".arrow" else "lz4")
     datamodule = CSVDataModule(str(path))
-    (written,) = datamodule.write_samples(datamodule.split("test").x, tmp_path / "samples")
+    (written,) = write_samples(datamodule, datamodule.split("test").x, tmp_path / "samples")
     assert written.name == f"samples{suffix}"
     assert feather.read_table(written).schema.remove_metadata() == feather.read_table(path).schema.remove_metadata()
 
@@ -210,7 +211,7 @@ def test_quoted_cells_and_header_names_are_written_back_as_read(tmp_path):
     shop_table(ROWS, seed=0).rename(columns=lambda name: f"'{name}'").to_csv(path, index=False, quoting=csv.QUOTE_ALL)
     datamodule = CSVDataModule(str(path))
     assert datamodule.fitted_schema().names == ["price", "count", "city", "weight"]  # names without their quotes
-    (written,) = datamodule.write_samples(datamodule.split("test").x, tmp_path / "samples")
+    (written,) = write_samples(datamodule, datamodule.split("test").x, tmp_path / "samples")
     assert lines(written)[0] == lines(path)[0] == "\"'price'\",\"'count'\",\"'city'\",\"'unit'\",\"'weight'\""
     assert all(cell.startswith('"') and cell.endswith('"') for cell in lines(written)[1].split(","))
     assert list(pd.read_csv(written).columns) == list(pd.read_csv(path).columns)

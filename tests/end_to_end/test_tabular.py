@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 import vae_lab
 from vae_lab.api import fit, load_run
+from vae_lab.api.sample_files import write_samples
 from vae_lab.build import build_callbacks
 from vae_lab.commands.impute import impute_csv
 from vae_lab.data.in_memory import split_rows
@@ -82,7 +83,7 @@ def test_sampled_csv_has_the_original_columns_and_types(trained, tmp_path):
     frame, _, results = trained
     run = load_run(results["best_checkpoint"])
     datamodule, module = run.datamodule, run.module
-    (path,) = datamodule.write_samples(module.vae.sample(200, mode="sample"), tmp_path / "synthetic.csv")
+    (path,) = write_samples(datamodule, module.vae.sample(200, mode="sample"), tmp_path / "synthetic.csv")
     synthetic = pd.read_csv(path)
     assert list(synthetic.columns) == MODELLED and len(synthetic) == 200
     assert synthetic["visits"].dtype == np.int64 and synthetic["x1"].dtype == np.float64

@@ -14,6 +14,7 @@ from scipy.special import expit
 
 import vae_lab
 from vae_lab.api import Run
+from vae_lab.api.sample_files import write_samples
 from vae_lab.data.in_memory import split_rows
 
 ROWS = 2000
@@ -75,7 +76,7 @@ def test_sampled_files_show_missing_cells_as_empty_cells(wage_run, tmp_path):
     _, run = wage_run
     torch.manual_seed(2)
     x = run.vae.sample(500, mode="sample")
-    (path,) = run.datamodule.write_samples(x, tmp_path / "samples.csv")
+    (path,) = write_samples(run.datamodule, x, tmp_path / "samples.csv")
     rows = list(csv.DictReader(path.open()))
     generated = run.datamodule.to_frame(x)["wage"].isna().to_numpy()
     assert 0.2 < generated.mean() < 0.6

@@ -9,6 +9,7 @@ import torch
 from conftest import SHARED_TABLES, compose_train
 
 from vae_lab.api import fit, load_run
+from vae_lab.api.sample_files import write_samples
 from vae_lab.data.in_memory import split_rows
 from vae_lab.evaluation.sample_fidelity import sample_fidelity
 
@@ -78,7 +79,7 @@ def test_generated_numbers_stay_in_the_training_range_and_integral(trained):
 
 def test_the_sampled_csv_writes_every_column_with_dates_in_their_format(trained):
     frame, datamodule, samples, folder = trained
-    (path,) = datamodule.write_samples(samples[:500], folder / "synthetic")
+    (path,) = write_samples(datamodule, samples[:500], folder / "synthetic")
     written = pd.read_csv(path, dtype=str)
     assert list(written.columns) == list(frame.columns)
     parsed = pd.to_datetime(written["joined"], format="%b %d %Y")
@@ -111,7 +112,7 @@ def test_every_real_table_trains_with_nothing_but_its_path(tmp_path, name):
     train_split = datamodule.split("train")
     decoded = schema.inverse(train_split.x, train_split.mask)
     assert list(decoded.columns) == schema.names and len(decoded) == len(train_split) > 0
-    (written,) = datamodule.write_samples(module.vae.sample(50, mode="sample"), tmp_path / "samples")
+    (written,) = write_samples(datamodule, module.vae.sample(50, mode="sample"), tmp_path / "samples")
     dialect = datamodule.dialect  # read back as the table was: the real columns in their order, numbers as numbers
     arguments = {"sep": dialect.delimiter, "decimal": dialect.decimal, "encoding": dialect.encoding}
     real, synthetic = pd.read_csv(path, **arguments), pd.read_csv(written, **arguments)

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
+from vae_lab.api.sample_files import write_samples
 from vae_lab.config_schema import ImputationSettings
 from vae_lab.data.csv_table import CSVDataModule
 from vae_lab.data.in_memory import Split, unlabelled
@@ -118,6 +119,11 @@ class Run(TrainedRun):
         count = n if conditions is None else len(conditions)
         with torch.inference_mode():
             return draw(self.model, count, mode, None if conditions is None else conditions.to(self.device), seed), given
+
+    def write_samples(self, x: torch.Tensor, output: str | Path, given: dict[str, list[str]] | None = None) -> list[Path]:
+        """Write samples x (n, *data_shape) as ``vae-lab sample`` does (``sample_files``): a table file in the training file's
+        format for a table model, else ``<output>.pt`` (and a PNG grid of images); returns the paths written."""
+        return write_samples(self.datamodule, x, output, given)
 
     def conditions_asked(
         self, request: Mapping[str, Any], condition_file: str | Path | None, count: int, seed: int

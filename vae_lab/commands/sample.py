@@ -29,7 +29,7 @@ def sample(cfg: DictConfig) -> list[Path]:
     request = OmegaConf.to_container(cfg.condition) if cfg.get("condition") else {}
     output = output_path(cfg, run, f"samples_{mode}")
     x, given = run.sample_given(cfg.n, mode, cfg.seed, request, cfg.get("condition_file"))  # type: ignore[arg-type]
-    paths = run.datamodule.write_samples(x, output, given)
+    paths = run.write_samples(x, output, given)
     for path in paths:
         log.info("wrote %s", path)
     return paths

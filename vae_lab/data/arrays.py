@@ -15,14 +15,13 @@ import numpy as np
 import torch
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
-from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, held_out_splits
+from vae_lab.data.in_memory import InMemoryDataModule, Split, held_out_splits
 from vae_lab.errors import ConfigError, DataError
 
 SUFFIXES = (".npy", ".npz", ".pt")
 
 
-class ArrayDataModule(ImageDataModule):
+class ArrayDataModule(InMemoryDataModule):
     """Examples from one array file, split into train, val and test."""
 
     name = "array"

@@ -14,8 +14,7 @@ import pandas as pd
 import torch
 
 from vae_lab.config_schema import AtLeastOne
-from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, unlabelled
+from vae_lab.data.in_memory import InMemoryDataModule, Split, unlabelled
 from vae_lab.errors import DataError
 
 FOLDER = "binarized_mnist"
@@ -23,7 +22,7 @@ FILES = {"train": "binarized_mnist_train.amat", "val": "binarized_mnist_valid.am
 PIXELS = 28 * 28
 
 
-class BinarizedMNISTDataModule(ImageDataModule):
+class BinarizedMNISTDataModule(InMemoryDataModule):
     """The 50,000 / 10,000 / 10,000 official splits as (n, 1, 28, 28) float tensors of 0 and 1."""
 
     name = "binarized_mnist"

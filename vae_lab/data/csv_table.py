@@ -25,7 +25,7 @@ import torch
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.conditions import condition_names
 from vae_lab.data.in_memory import SPLITS, InMemoryDataModule, Split, split_rows
-from vae_lab.data.table_files import TableDialect, read_table_text, write_table
+from vae_lab.data.table_files import TableDialect, read_table_text
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError
 
@@ -164,19 +164,10 @@ class CSVDataModule(InMemoryDataModule):
         self.rows = self.rows or state_dict.get("rows")
         self.dialect = TableDialect.from_state(state_dict.get("dialect"))
 
-    def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
-        """Samples x: (n, width) as a table in the original columns, written as the training file was
-        (``TableDialect``): `output` itself if it names a table suffix, else `output` with the file's suffix
-        (``samples.csv``, ``samples.csv.gz``, ``samples.parquet``).
-
-        The modelled and constant columns, in file order with their names, integers as integers and categories
-        as their labels, after the condition columns as `given`; the target and the other dropped columns are not generated.
-        """
-        path = self.dialect.output(Path(output))
-        return [write_table(self.to_frame(x, given), path, self.dialect)]
-
     def to_frame(self, x: torch.Tensor, given: dict[str, list[str]] | None = None) -> pd.DataFrame:
-        """Model rows x: (n, width) as a table in the original columns, after the `given` condition columns (see ``write_samples``)."""
+        """Model rows x: (n, width) as a table: the modelled and constant columns, in file order with their names, integers as
+        integers and categories as their labels, after the condition columns as `given` (each variable's n values by name);
+        the target and the other dropped columns are not generated."""
         schema = self.fitted_schema()
         frame = schema.inverse(x, schema.generated_mask(x))
         if schema.constants:  # their cells drawn with the torch seed that drew x

@@ -23,8 +23,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize, NonNegativeInt, Positive
-from vae_lab.data.images import ImageDataModule, PixelMode, apply_pixel_mode
-from vae_lab.data.in_memory import Split, split_rows
+from vae_lab.data.images import PixelMode, apply_pixel_mode
+from vae_lab.data.in_memory import InMemoryDataModule, Split, split_rows
 from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def available_memory() -> int:
         return 0
 
 
-class ImageFolderDataModule(ImageDataModule):
+class ImageFolderDataModule(InMemoryDataModule):
     """The images of a folder, split at random into train, val and test (``val_size``, ``test_size``)."""
 
     name = "image_folder"

@@ -8,14 +8,12 @@ Pixel modes (``pixels``):
 - ``static``: every split binarized once with ``seed``.
 """
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import torch
 from torchvision.datasets import MNIST, FashionMNIST
-from torchvision.utils import save_image
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data import idx_files
@@ -29,20 +27,7 @@ BINARIZATION = {
 }
 
 
-class ImageDataModule(InMemoryDataModule):
-    """Images (channels, height, width): samples are written as a tensor and, with 1 or 3 channels, as a PNG grid."""
-
-    def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
-        """The tensor as ``<output>.pt`` and a PNG grid: square, or a row per label when samples come label by label."""
-        paths = super().write_samples(x, output, given)
-        if x.dim() != 4 or x.shape[1] not in (1, 3):  # not images a PNG can show
-            return paths
-        grid = Path(f"{output}.png")
-        save_image(x.detach().cpu(), grid, nrow=row_length(len(x), (given or {}).get("label")), padding=1)  # clamps to [0, 1]
-        return [*paths, grid]
-
-
-class MNISTDataModule(ImageDataModule):
+class MNISTDataModule(InMemoryDataModule):
     """MNIST: 60,000 training digits (minus ``val_size`` held out for validation) and the official 10,000 test digits."""
 
     name = "mnist"
@@ -100,13 +85,3 @@ def apply_pixel_mode(splits: dict[str, Split], pixels: str, seed: int) -> dict[s
 def binarized(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """x ~ Bernoulli(intensity) for intensities x in [0, 1], as uint8 0/1 (the stored form of binary pixels)."""
     return torch.bernoulli(x, generator=generator).to(torch.uint8)
-
-
-def row_length(count: int, labels: list[str] | None) -> int:
-    """Images per grid row: the length of the first run of equal labels when the labels come in equal runs
-    (``condition.label=all``), else a square grid."""
-    if labels:
-        run = next((i for i, label in enumerate(labels) if label != labels[0]), len(labels))
-        if count % run == 0 and all(labels[i] == labels[i - i % run] for i in range(count)) and run < count:
-            return run
-    return math.ceil(math.sqrt(count))

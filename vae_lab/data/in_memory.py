@@ -17,7 +17,6 @@ random generator, so resuming from a checkpoint continues the random streams exa
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import lightning as L
@@ -26,7 +25,6 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
-from vae_lab.atomic_files import replace_atomically
 from vae_lab.config_schema import AtLeastOne
 from vae_lab.data.conditions import Conditions, ConditionVariable, condition_names
 from vae_lab.data.resumable import EpochPermutationSampler, ResumableDataLoader
@@ -233,14 +231,6 @@ class InMemoryDataModule(L.LightningDataModule):
     def train_transform(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """A transform applied to every training batch (e.g. dynamic binarization); None by default."""
         return None
-
-    def write_samples(self, x: torch.Tensor, output: Path, given: dict[str, list[str]] | None = None) -> list[Path]:
-        """Write decoded samples x: (n, *data_shape) to files named from `output` (a path without
-        suffix) and return their paths; `given`: the conditions they were drawn with, each variable's n values
-        by name (a conditional model). Default: the tensor as ``<output>.pt``."""
-        path = Path(f"{output}.pt")
-        replace_atomically(path, lambda file: torch.save(x.detach().cpu(), file))
-        return [path]
 
     def provenance(self) -> dict[str, Any]:
         """What an evaluation records about the data: the data set, and how it was prepared."""

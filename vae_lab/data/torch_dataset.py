@@ -15,12 +15,11 @@ from torch.utils.data import Dataset
 
 from vae_lab.config_schema import AtLeastOne, HeldOutSize
 from vae_lab.data.arrays import as_stored
-from vae_lab.data.images import ImageDataModule
-from vae_lab.data.in_memory import Split, held_out_splits
+from vae_lab.data.in_memory import InMemoryDataModule, Split, held_out_splits
 from vae_lab.errors import DataError
 
 
-class DatasetDataModule(ImageDataModule):
+class DatasetDataModule(InMemoryDataModule):
     """The items of a user's Dataset, held in memory and split into train, val and test."""
 
     name = "dataset"
