@@ -28,7 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from vae_lab import config_resolvers, sweeps
 from vae_lab.config_schema import check_config
-from vae_lab.errors import TrainingDiverged, VaeLabError
+from vae_lab.errors import RunInterrupted, TrainingDiverged, VaeLabError
 from vae_lab.quiet import one_console, quiet_third_party
 from vae_lab.run_dir import remove_if_nothing_written
 
@@ -155,12 +155,17 @@ def run_reporting_errors(task: Callable[[DictConfig], Any], cfg: DictConfig) -> 
     """Run a command's task; a VaeLabError becomes one logged message and a non-zero exit.
 
     In a multirun, any failure is recorded in the job's results.json (``vae_lab.sweeps``); with
-    ``continue_on_failure`` the job then returns None (no value for a sweeper) and the sweep goes on.
+    ``continue_on_failure`` the job then returns None (no value for a sweeper) and the sweep goes on. A stop signal
+    (``RunInterrupted``: results.json says interrupted) ends the process with 128 + the signal, in a sweep too, so that a
+    scheduler that sent it (SLURM's requeue or preemption) sees the job stopped and runs it again.
     """
     log_to_file_on_rank_zero_only()
     try:
         check_config(cfg)
         return task(cfg)
+    except RunInterrupted as error:  # a stop signal: the run saved its step; the process stops, in a sweep too (a scheduler requeues it)
+        log.error("%s", error)
+        sys.exit(error.exit_code)
     except Exception as error:
         in_sweep = sweeps.in_multirun()
         if in_sweep:
