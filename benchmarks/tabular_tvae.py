@@ -112,8 +112,8 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict[str, Any
     fit_seconds = {"vae_lab": time.perf_counter() - started}
     run = vae_lab.load_run(results["run_dir"])
     schema = run.datamodule.fitted_schema()
-    columns = schema.fidelity_columns()
-    sdtypes = sdtypes_of(columns)
+    columns = [{"name": c.name, "type": str(c.value_type)} for c in schema.columns]
+    sdtypes = sdtypes_of(schema.columns)
     train_values, holdout_values = values_of(schema, train_text), values_of(schema, holdout_text)
 
     written = [run.sample_table(args.samples, seed=seed) for seed in SEEDS]  # as vae-lab sample writes them, read back as values
@@ -156,7 +156,7 @@ def values_of(schema: TableSchema, text: pa.Table) -> pd.DataFrame:
 def tvae_draws(train_values: pd.DataFrame, columns: list[dict], args: argparse.Namespace, folder: Path) -> tuple[list[pd.DataFrame], dict]:
     python = tvae_environment(args.cache)
     folder.mkdir(parents=True, exist_ok=True)
-    discrete = [c["name"] for c in columns if c["kind"] in ("categorical", "binary")]
+    discrete = [c["name"] for c in columns if c["type"] != "numerical"]
     train_file = folder / "tvae-train.parquet"
     train_values.astype({name: object for name in discrete}).astype({name: str for name in discrete}).where(train_values.notna()).to_parquet(train_file)
     outputs = [str(folder / f"tvae-{seed}.parquet") for seed in SEEDS]
@@ -200,8 +200,8 @@ class Encoding:
     """Standardized numbers (training mean and deviation; missing: 0 and an indicator), one-hot labels (missing a label)."""
 
     def __init__(self, train: pd.DataFrame, columns: list[dict]):
-        self.numeric = [c["name"] for c in columns if c["kind"] in ("numeric", "point_mass")]
-        self.labels = {c["name"]: sorted({str(v) for v in train[c["name"]]}) for c in columns if c["kind"] in ("categorical", "binary")}
+        self.numeric = [c["name"] for c in columns if c["type"] == "numerical"]
+        self.labels = {c["name"]: sorted({str(v) for v in train[c["name"]]}) for c in columns if c["type"] != "numerical"}
         numbers = train[self.numeric].astype("float64")
         self.mean, self.std = numbers.mean(), numbers.std().replace(0, 1).fillna(1)
         self.has_missing = [name for name in self.numeric if train[name].isna().any()]
@@ -219,7 +219,7 @@ def scores(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, 
            encoding: Encoding, seed: int) -> dict[str, Any]:  # fmt: skip
     bounds = {}
     for spec in columns:
-        if spec["kind"] in ("numeric", "point_mass"):
+        if spec["type"] == "numerical":
             observed = train[spec["name"]].dropna().astype("float64")
             drawn = synthetic[spec["name"]].dropna().astype("float64")
             if len(observed) and len(drawn):

@@ -38,7 +38,9 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> str | None:
     requested = cfg.get("ckpt_path")
     if requested and str(requested) != LAST:
         path = Path(str(requested))
-        check_same_model(path, read_checkpoint(path, trusted_modules(cfg)), cfg)
+        stored = read_checkpoint(path, trusted_modules(cfg))
+        check_same_model(path, stored, cfg)
+        check_optimizer_state(path, stored)
         return str(path)
     candidates = RunDir(run_dir).checkpoints_newest_first()
     for path in candidates:
@@ -50,6 +52,7 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> str | None:
         if path != candidates[0]:
             log.warning("resuming from %s, the newest checkpoint of %s that can be read", path, run_dir)
         check_same_model(path, stored, cfg)
+        check_optimizer_state(path, stored)
         return str(path)
     if candidates:
         raise CheckpointError(
@@ -87,11 +90,24 @@ def check_same_model(path: Path, checkpoint: dict[str, Any], cfg: DictConfig) ->
         )
 
 
+def check_optimizer_state(path: Path, checkpoint: dict[str, Any]) -> None:
+    """A CheckpointError if `checkpoint` keeps its weights but not its optimizer's state (an older format whose
+    parameters moved: ``checkpoint_format.upgraded``), so training cannot go on from it."""
+    if "optimizer_states" not in checkpoint:
+        raise CheckpointError(
+            f"cannot resume training from {path}: it was written by an older vae_lab whose tabular likelihood kept its "
+            "parameters in another layout, so its optimizer state does not fit this one. Evaluate, sample, encode or impute "
+            "with it as it is, or start a new run"
+        )
+
+
 def trusted_modules(cfg: DictConfig) -> list[str]:
-    """What a resumed checkpoint may name: ``trusted_modules`` and the modules of the targets this config names itself."""
+    """What a resumed checkpoint may name: ``trusted_modules``, and the targets' modules and ``data.plugins`` that this
+    config names itself."""
     composed = OmegaConf.to_container(cfg, resolve=False)
     own = {target.rpartition(".")[0] for _, target in instantiated_targets({k: composed.get(k) for k in INSTANTIATED_NODES})}
-    return [*cfg.get("trusted_modules", []), *sorted(own - {""})]
+    plugins = [str(module) for module in (composed.get("data") or {}).get("plugins") or []]
+    return [*cfg.get("trusted_modules", []), *sorted(own - {""}), *plugins]
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

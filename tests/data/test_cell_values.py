@@ -13,7 +13,7 @@ import pytest
 
 from vae_lab.data.cell_values import BOOLEAN, DATETIME, FLOAT, INT
 from vae_lab.data.csv_file import read_csv_text
-from vae_lab.data.table_schema import BINARY, SchemaOptions, infer_schema
+from vae_lab.data.table_schema import SchemaOptions, infer_schema
 from vae_lab.errors import ConfigError, DataError
 
 ROWS = 'id,name,amount\n1,Ann,1.5\n2,"Bo, Jr.",2.5\n3,Cy,3.0\n'
@@ -27,7 +27,7 @@ def write(tmp_path, name: str, content: bytes | str):
 
 def schema_of(path, **options):
     table = read_csv_text(path)
-    return table, infer_schema(table, np.arange(table.num_rows), SchemaOptions(**options), str(path))
+    return table, infer_schema(table, np.arange(table.num_rows), SchemaOptions.of(**options), str(path))
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
@@ -88,7 +88,7 @@ def test_case_mixed_booleans_are_one_binary_column(tmp_path):
     cells = ["True", "false", "TRUE", "False", "true", "FALSE", "True", "False"] * 5
     table, schema = schema_of(write(tmp_path, "t.csv", "flag,v\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells))))
     flag = schema.columns[0]
-    assert flag.kind == BINARY and flag.format.type == BOOLEAN and flag.format.labels == ["False", "True"]
+    assert flag.kind == "binary" and flag.format.type == BOOLEAN and flag.format.labels == ["False", "True"]
     encoded = schema.transform(table, "t.csv", dtype=np.float64)
     assert encoded.x[:, 0].tolist() == [float(c.lower() == "true") for c in cells]
     assert schema.inverse(encoded.x)["flag"].tolist() == [("True" if c.lower() == "true" else "False") for c in cells]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from vae_lab.data.csv_file import read_csv_text
-from vae_lab.data.table_schema import BINARY, CATEGORICAL, NUMERIC, SchemaOptions, TableSchema, infer_schema
+from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError, DataError
 
 
@@ -19,7 +19,7 @@ def csv_of(tmp_path, frame: pd.DataFrame, name: str = "table.csv"):
 
 def infer(path, **options):
     table = read_csv_text(path)
-    return table, infer_schema(table, np.arange(table.num_rows), SchemaOptions(**options), str(path))
+    return table, infer_schema(table, np.arange(table.num_rows), SchemaOptions.of(**options), str(path))
 
 
 def kinds(schema: TableSchema) -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_kinds_are_inferred_and_junk_is_dropped_with_a_warning(tmp_path, caplog)
     })  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="vae_lab.data.table_schema"):
         _, schema = infer(csv_of(tmp_path, frame))
-    assert kinds(schema) == {"day": NUMERIC, "amount": NUMERIC, "colour": CATEGORICAL, "rooms": CATEGORICAL, "yes_no": BINARY, "zip": CATEGORICAL}
+    assert kinds(schema) == {"day": "numeric", "amount": "numeric", "colour": "categorical", "rooms": "categorical", "yes_no": "binary", "zip": "categorical"}
     assert schema.columns[-1].categories == ["02134", "10001", "94105"]  # codes with leading zeros stay text
     assert schema.columns[0].format.type == "datetime" and schema.columns[0].format.unit == "D"  # dates are modelled
     assert set(schema.dropped) == {"row", "uuid", "version", "comment"}
@@ -81,7 +81,7 @@ def test_overrides_set_kinds_target_and_drops(tmp_path):
     frame = mixed_frame(100)
     path = csv_of(tmp_path, frame)
     table, schema = infer(path, categorical=["visits"], numeric=["rooms"], drop=["zip", "flag"], target="city")
-    assert kinds(schema)["visits"] == CATEGORICAL and kinds(schema)["rooms"] == NUMERIC
+    assert kinds(schema)["visits"] == "categorical" and kinds(schema)["rooms"] == "numeric"
     assert "zip" not in kinds(schema) and schema.dropped["zip"] == "listed in data.drop"
     assert "city" not in kinds(schema) and schema.target.name == "city"
     labels = schema.transform(table, str(path)).y
@@ -90,7 +90,7 @@ def test_overrides_set_kinds_target_and_drops(tmp_path):
     with pytest.raises(ConfigError, match=r"data.categorical names 'colour', which is not a column of .*table.csv; its columns are: height"):
         infer(path, categorical=["colour"])
     with pytest.raises(ConfigError, match="column 'rooms' is in both data.categorical and data.drop"):
-        SchemaOptions(categorical=["rooms"], drop=["rooms"])
+        SchemaOptions.of(categorical=["rooms"], drop=["rooms"])
 
 
 def test_round_trip_is_exact_for_observed_cells(tmp_path):
@@ -99,7 +99,7 @@ def test_round_trip_is_exact_for_observed_cells(tmp_path):
     path = csv_of(tmp_path, frame)
     table, schema = infer(path, log=["income"], quantile=["wait"])
     assert schema.names == list(frame.columns)
-    assert {c.name: c.transform for c in schema.columns if c.kind == NUMERIC} == {
+    assert {c.name: c.transform for c in schema.columns if c.kind == "numeric"} == {
         "height": "standard", "score": "standard", "visits": "standard", "income": "log", "wait": "quantile"}  # fmt: skip
     expected = pd.DataFrame({
         "height": frame["height"].astype("float64"), "score": frame["score"], "visits": frame["visits"],

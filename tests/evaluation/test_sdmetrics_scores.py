@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vae_lab.data.cell_values import INT, TEXT, ValueFormat
+from vae_lab.data.column_kinds import BinaryColumn, CategoricalColumn, NumericColumn, PointMassColumn
 from vae_lab.evaluation.sdmetrics_scores import (
     column_pair_trends,
     column_shapes,
@@ -63,5 +65,6 @@ def test_single_metrics_equal_sdmetrics():
 
 
 def test_sdtypes_of_vae_lab_kinds():
-    columns = [{"name": "a", "kind": "numeric"}, {"name": "b", "kind": "point_mass"}, {"name": "c", "kind": "binary"}, {"name": "d", "kind": "categorical"}]
+    integers, text = ValueFormat(INT), ValueFormat(TEXT)
+    columns = [NumericColumn("a", integers), PointMassColumn("b", integers, masses=[0.0]), BinaryColumn("c", text), CategoricalColumn("d", integers)]
     assert sdtypes_of(columns) == {"a": "numerical", "b": "numerical", "c": "boolean", "d": "categorical"}

@@ -5,14 +5,17 @@ import pandas as pd
 import pytest
 import torch
 
+from vae_lab.data.cell_values import FLOAT, TEXT, ValueFormat
+from vae_lab.data.column_kinds import BinaryColumn, CategoricalColumn, NumericColumn
+from vae_lab.data.column_kinds.distances import total_variation
 from vae_lab.evaluation import tabular_fidelity as fidelity_module
-from vae_lab.evaluation.tabular_fidelity import correlation_difference, dcr_share, detection, privacy, tabular_fidelity, total_variation
+from vae_lab.evaluation.tabular_fidelity import correlation_difference, dcr_share, detection, privacy, tabular_fidelity
 
 COLUMNS = [
-    {"name": "a", "kind": "numeric", "low": -5.0, "high": 5.0},
-    {"name": "b", "kind": "numeric", "low": -5.0, "high": 5.0},
-    {"name": "colour", "kind": "categorical", "support": ["r", "g"]},
-    {"name": "smoker", "kind": "binary", "support": ["no", "yes"]},
+    NumericColumn("a", ValueFormat(FLOAT), low=-5.0, high=5.0),
+    NumericColumn("b", ValueFormat(FLOAT), low=-5.0, high=5.0),
+    CategoricalColumn("colour", ValueFormat(TEXT), categories=["g", "r"], frequencies=[0.5, 0.5]),
+    BinaryColumn("smoker", ValueFormat(TEXT), categories=["no", "yes"], frequencies=[0.5, 0.5]),
 ]
 
 

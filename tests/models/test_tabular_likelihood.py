@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, Normal
 
+import vae_lab.data.column_kinds  # noqa: F401  # registers the built-in kinds and their factors
 from vae_lab.errors import ConfigError
 from vae_lab.models.tabular_likelihood import TabularLikelihood
 
@@ -32,7 +33,7 @@ def random_rows(batch: int, generator: torch.Generator) -> tuple[torch.Tensor, t
 
 
 def expected_columns(likelihood, x, params, colour, size) -> torch.Tensor:
-    sigma = likelihood.gaussian.sigma(params)
+    sigma = likelihood.factors["numeric"].gaussian.sigma(params)
     return torch.stack(
         [
             Normal(params[:, 0], sigma[0]).log_prob(x[:, 0]),
@@ -49,7 +50,7 @@ def test_column_log_prob_equals_torch_distributions_and_sums_to_log_prob():
     generator = torch.Generator().manual_seed(0)
     likelihood = TabularLikelihood((WIDTH,), COLUMNS, sigma=0.7)
     with torch.no_grad():
-        likelihood.gaussian.raw_sigma.copy_(torch.tensor([-0.5, 1.0]))
+        likelihood.factors["numeric"].gaussian.raw_sigma.copy_(torch.tensor([-0.5, 1.0]))
     x, params, colour, size = random_rows(16, generator)
     expected = expected_columns(likelihood, x, params, colour, size)
     assert torch.allclose(likelihood.column_log_prob(x, params), expected, atol=1e-5)
@@ -90,10 +91,10 @@ def test_sigma_is_learned_per_numeric_column_within_bounds():
     likelihood = TabularLikelihood((WIDTH,), COLUMNS, sigma=1.0, sigma_min=0.05, sigma_max=3.0)
     x, params, _, _ = random_rows(8, torch.Generator().manual_seed(2))
     likelihood.log_prob(x, params).sum().backward()
-    assert likelihood.gaussian.raw_sigma.shape == (2,) and likelihood.gaussian.raw_sigma.grad.abs().sum() > 0
+    assert likelihood.factors["numeric"].gaussian.raw_sigma.shape == (2,) and likelihood.factors["numeric"].gaussian.raw_sigma.grad.abs().sum() > 0
     with torch.no_grad():
-        likelihood.gaussian.raw_sigma.copy_(torch.tensor([-1e4, 1e4]))
-    sigma = likelihood.gaussian.sigma(params).tolist()
+        likelihood.factors["numeric"].gaussian.raw_sigma.copy_(torch.tensor([-1e4, 1e4]))
+    sigma = likelihood.factors["numeric"].gaussian.sigma(params).tolist()
     assert sigma[0] == pytest.approx(0.05) and sigma[1] == pytest.approx(3.0)
 
 
@@ -124,7 +125,7 @@ def test_the_point_mass_factor_is_a_normalized_mixed_distribution():
     columns = [{"name": "spend", "kind": "point_mass", "width": 4}, {"name": "age", "kind": "numeric", "width": 1}]  # 2 masses
     likelihood = TabularLikelihood((5,), columns, sigma=0.6)
     params = torch.tensor([[0.3, 1.2, -0.4, 0.5, 0.0]], dtype=torch.float64)
-    sigma = likelihood.gaussian.sigma(params).double()[0]
+    sigma = likelihood.factors["point_mass"].gaussian.sigma(params).double()[0]
     masses = [torch.tensor([[0.0, 1, 0, 0, 0.0]]), torch.tensor([[0.0, 0, 1, 0, 0.0]])]
     mass_probability = sum(likelihood.column_log_prob(x.double(), params)[0, 0].exp() for x in masses)
     grid = torch.linspace(0.3 - 12 * sigma.item(), 0.3 + 12 * sigma.item(), 20001, dtype=torch.float64)
@@ -161,7 +162,7 @@ def test_the_missing_state_is_a_normalized_factor():
     (a Gaussian column, on a grid) or the sum (a categorical column) over observed values = 1."""
     likelihood = TabularLikelihood((6,), MISSING_COLUMNS, sigma=0.8)
     params = torch.tensor([[0.4, -0.7, 1.0, -0.5, 0.2, 1.3]], dtype=torch.float64)  # the wage's mean, logits of pi, the sector's logits
-    sigma = likelihood.gaussian.sigma(params).double()[0]
+    sigma = likelihood.factors["numeric"].gaussian.sigma(params).double()[0]
     missing = torch.tensor([[0.0, 1, 0, 0, 0, 1]], dtype=torch.float64)  # value slots masked, indicators observed and 1
     mask = torch.tensor([[False, True, False, False, False, True]])
     p_missing = likelihood.column_log_prob(missing, params, mask)[0].exp()
@@ -223,7 +224,7 @@ def test_a_bounded_column_is_a_gaussian_folded_into_its_range(mean, sigma):
     its draws stay in range with the density's distribution, whether the mean is inside, near or far outside the range."""
     likelihood = TabularLikelihood((1,), BOUNDED, sigma=min(sigma, 9.0), sigma_min=0.01)
     params = torch.tensor([[mean]], dtype=torch.float64)
-    used_sigma = float(likelihood.folded_sigma(params)[0])
+    used_sigma = float(likelihood.factors["numeric"].sigma(params)[0])
     assert used_sigma == pytest.approx(min(sigma, 2.5))  # sigma is used up to the range L
     grid = torch.linspace(-0.5, 2.0, 200001, dtype=torch.float64)
     density = likelihood.log_prob(grid[:, None], params.expand(len(grid), 1)).exp()

@@ -13,6 +13,7 @@ a checkpoint rebuilds exactly the preprocessing it was trained with, and the fil
 only when a split is needed, so sampling and imputation work without the training file.
 """
 
+import importlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,9 +43,7 @@ class CSVDataModule(InMemoryDataModule):
         val_size: HeldOutSize = 0.1,
         test_size: HeldOutSize = 0.1,
         target: str | None = None,
-        categorical: Sequence[str] = (),
-        numeric: Sequence[str] = (),
-        point_mass: Sequence[str] = (),
+        plugins: Sequence[str] = (),
         datetime: Sequence[str] = (),
         drop: Sequence[str] = (),
         log: Sequence[str] = (),
@@ -68,8 +67,13 @@ class CSVDataModule(InMemoryDataModule):
         eval_batch_size: AtLeastOne | None = None,
         seed: int = 0,
         pin_memory: bool = False,
+        **columns_of_kind: Sequence[str],
     ) -> None:
+        """plugins: modules to import first, which register column kinds of their own (``column_kinds.register_kind``).
+        columns_of_kind: a kind's override name -> the columns set to that kind (``data.categorical=[...]`` and the
+        other kinds that can be set by name)."""
         super().__init__(batch_size, eval_batch_size, seed, pin_memory)
+        import_plugins(plugins)
         self.path = Path(path).expanduser()
         self.val_size = val_size
         self.test_size = test_size
@@ -77,7 +81,7 @@ class CSVDataModule(InMemoryDataModule):
             raise ConfigError(f"data.min_epoch_rows must be >= 0, got {min_epoch_rows}")
         self.encoding, self.delimiter, self.min_epoch_rows = encoding, delimiter, min_epoch_rows
         self.options = SchemaOptions(
-            categorical=list(categorical), numeric=list(numeric), point_mass=list(point_mass), datetime=list(datetime),
+            kinds={kind: list(names) for kind, names in columns_of_kind.items()}, datetime=list(datetime),
             drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
             skew_threshold=skew_threshold, max_categories=max_categories, discrete_values=discrete_values,
             point_mass_share=point_mass_share, clip=clip, generate_missing=generate_missing, datetime_format=datetime_format, thousands=thousands,
@@ -187,3 +191,12 @@ class CSVDataModule(InMemoryDataModule):
             "target": None if schema.target is None else schema.target.name,
             "condition": self.condition_names,
         }
+
+
+def import_plugins(modules: Sequence[str]) -> None:
+    """Import each module of ``data.plugins`` (which registers its column kinds), or a ConfigError naming the one that fails."""
+    for module in modules:
+        try:
+            importlib.import_module(str(module))
+        except ImportError as error:
+            raise ConfigError(f"data.plugins names '{module}', which cannot be imported ({error}); install it or put its folder on PYTHONPATH") from None

@@ -3,8 +3,8 @@ between text cells and model space.
 
 Three parts, each its own module: ``cell_values`` reads cells (numbers, decorated numbers, booleans,
 dates, labels) and writes them back; ``kind_inference`` decides each column's kind from its training
-values; ``column_kinds`` holds the kinds (numeric, categorical incl. discrete numbers, binary, point mass),
-each encoding and decoding its own block of slots. This module puts them together over a whole table.
+values; ``column_kinds`` holds the kinds, in one registry, each encoding and decoding its own block of
+slots. This module puts them together over a whole table, and names no kind.
 
 Dropped with a warning: constant columns, columns without a value, ID-like columns (every value
 different), free text, and text with more than ``max_categories`` distinct values; the constant columns
@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_lab.data.cell_values import TEXT, infer_format
-from vae_lab.data.column_kinds import KINDS, Column, NumericColumn
+from vae_lab.data.column_kinds import Column, ValueType, kind_named, overridable_kinds
 from vae_lab.data.conditions import Conditions, ConditionVariable
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES, line_number
 from vae_lab.data.kind_inference import infer_column, target_bins
@@ -46,17 +46,17 @@ from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-NUMERIC, CATEGORICAL, BINARY = "numeric", "categorical", "binary"
 TARGET_BINS = 10  # a numeric target becomes decile labels
 
 
 @dataclass
 class SchemaOptions:
-    """What the user tells the schema (``data.*`` in ``conf/data/csv.yaml``)."""
+    """What the user tells the schema (``data.*`` in ``conf/data/csv.yaml``).
 
-    categorical: list[str] = field(default_factory=list)
-    numeric: list[str] = field(default_factory=list)
-    point_mass: list[str] = field(default_factory=list)
+    kinds: a registered kind's override name -> the columns set to that kind (``data.<kind>=[...]``).
+    """
+
+    kinds: dict[str, list[str]] = field(default_factory=dict)
     datetime: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     target: str | None = None
@@ -77,8 +77,16 @@ class SchemaOptions:
     standardize: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("categorical", "numeric", "point_mass", "datetime", "drop", "log", "quantile", "na_values", "condition"):
+        for name in ("datetime", "drop", "log", "quantile", "na_values", "condition"):
             setattr(self, name, [str(value) for value in getattr(self, name) or []])
+        overridable = overridable_kinds()
+        unknown = [kind for kind in self.kinds if kind not in overridable]
+        if unknown:
+            raise ConfigError(
+                f"data.{unknown[0]} is not a column kind that can be set by name; those are data.{', data.'.join(overridable)} "
+                "(a kind of your own: name the module that registers it in data.plugins)"
+            )
+        self.kinds = {kind: [str(name) for name in names or []] for kind, names in self.kinds.items()}
         self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
         for name in ("standardize", "clip", "generate_missing"):
             if not isinstance(getattr(self, name), bool):
@@ -89,7 +97,7 @@ class SchemaOptions:
             raise ConfigError(f"data.max_categories must be >= 2 and data.discrete_values >= 0, got {self.max_categories} and {self.discrete_values}")
         if not 0 < self.point_mass_share <= 1:
             raise ConfigError(f"data.point_mass_share must be a share in (0, 1], got {self.point_mass_share}")
-        roles = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.point_mass": self.point_mass,
+        roles = {**{f"data.{kind}": names for kind, names in self.kinds.items()},
                  "data.drop": self.drop, "data.target": [self.target] if self.target is not None else [],
                  "model.condition": [name for name in self.condition if name != self.target]}  # fmt: skip
         owner: dict[str, str] = {}
@@ -99,14 +107,28 @@ class SchemaOptions:
                     raise ConfigError(f"column '{name}' is in both {owner[name]} and {role}; give it one role")
                 owner[name] = role
         for role, names in (("data.log", self.log), ("data.quantile", self.quantile)):
-            clash = [name for name in names if owner.get(name, "data.numeric") not in ("data.numeric", "data.point_mass")
-                     or name in self.log and name in self.quantile]  # fmt: skip
+            clash = [name for name in names if not self.may_transform(owner.get(name)) or name in self.log and name in self.quantile]
             if clash:
                 raise ConfigError(f"{role} names {clash[0]!r}, which cannot be transformed: only numeric columns take one transform")
 
+    @classmethod
+    def of(cls, **settings: Any) -> "SchemaOptions":
+        """The options from ``data.*`` settings, where a kind's override name (``categorical=[...]``) sets ``kinds``."""
+        kinds = {name: settings.pop(name) for name in list(settings) if name in overridable_kinds()}
+        return cls(kinds=kinds, **settings)
+
+    @staticmethod
+    def may_transform(role: str | None) -> bool:
+        """Whether data.log or data.quantile may name a column of this role (None: its kind is inferred)."""
+        return role is None or role.startswith("data.") and role[5:] in overridable_kinds() and kind_named(role[5:]).takes_transform
+
+    def kind_of(self, name: str) -> str | None:
+        """The kind an override sets the column `name` to, or None."""
+        return next((kind for kind, names in self.kinds.items() if name in names), None)
+
     def check_columns(self, names: list[str], source: str) -> None:
         """Every column named in the options must be in the file."""
-        listed = {"data.categorical": self.categorical, "data.numeric": self.numeric, "data.point_mass": self.point_mass,
+        listed = {**{f"data.{kind}": names for kind, names in self.kinds.items()},
                   "data.datetime": self.datetime, "data.drop": self.drop, "data.log": self.log, "data.quantile": self.quantile,
                   "data.target": [self.target] if self.target is not None else [], "model.condition": self.condition}  # fmt: skip
         for role, wanted in listed.items():
@@ -164,14 +186,12 @@ class TableSchema:
         """What the likelihood needs: each column's name, factor (kind) and number of slots, in slot order."""
         return [column.layout() for column in self.columns]
 
-    def fidelity_columns(self) -> list[dict[str, Any]]:
-        """Each column's name, kind and training support, masses and range, for ``tabular_fidelity``."""
-        return [column.fidelity_spec() for column in self.columns]
-
     def columns_by_kind(self) -> dict[str, list[str]]:
-        """Names of the modelled columns by kind, for the kinds present."""
-        by_kind = {kind: [c.name for c in self.columns if c.kind == kind] for kind in KINDS}
-        return {kind: names for kind, names in by_kind.items() if names}
+        """Names of the modelled columns by kind, for the kinds present (in the order they first appear)."""
+        by_kind: dict[str, list[str]] = {}
+        for column in self.columns:
+            by_kind.setdefault(column.kind, []).append(column.name)
+        return by_kind
 
     def describe(self) -> str:
         return ", ".join(f"{c.name}: {c.described()}" for c in self.columns)
@@ -221,7 +241,7 @@ class TableSchema:
         text = table.column(column.name)
         missing = is_missing(text, self.na_values)
         values = column.format.parse(column.name, text, missing, source)
-        if isinstance(column, NumericColumn):
+        if column.value_type == ValueType.NUMERICAL:
             return np.where(missing, -1, np.searchsorted(bins[1:-1], values.astype(np.float64), side="right")).astype(np.int64)
         return column.codes(values, missing).astype(np.int64)
 
@@ -231,7 +251,7 @@ class TableSchema:
             return None
         variables = []
         for column, bins in self.condition_columns:
-            if isinstance(column, NumericColumn):
+            if column.value_type == ValueType.NUMERICAL:
                 labels = [f"[{low:g}, {high:g}{']' if i == len(bins) - 2 else ')'}" for i, (low, high) in enumerate(zip(bins[:-1], bins[1:]))]
                 variables.append(ConditionVariable(column.name, labels, list(bins)))
             else:
@@ -346,15 +366,17 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         train_text = text.take(train_index)
         if missing.all() or train_missing.all():
             reason = "empty (every cell is missing)" if missing.all() else "no value in the training rows"
-            if name in (*options.categorical, *options.numeric, *options.point_mass, *options.datetime, options.target, *options.condition):
+            if options.kind_of(name) or name in (*options.datetime, options.target, *options.condition):
                 raise DataError(f"column '{name}' of {source} is {reason}, but the config names it; remove it from the data options")
             dropped[name] = reason
             constants[name] = text_shares(train_text)
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
             continue
+        named = options.kind_of(name)
         format = infer_format(
-            name, text, missing, source, numeric_required=name in options.numeric or name in options.point_mass,
-            text_allowed=name in options.categorical or name == options.target or name in options.condition, datetime_declared=name in options.datetime,
+            name, text, missing, source, numeric_required=named is not None and not kind_named(named).reads_text,
+            text_allowed=named is not None and kind_named(named).reads_text or name == options.target or name in options.condition,
+            datetime_declared=name in options.datetime,
             datetime_format=options.datetime_format if name in options.datetime else None,
             thousands=options.thousands, decimal=options.decimal, delimiter=delimiter,
         )  # fmt: skip
@@ -362,7 +384,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         observed = values.filter(pa.array(~train_missing)) if format.type == TEXT else values[~train_missing]
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked right after
             column, reason = infer_column(name, format, observed, options)
-        if isinstance(column, NumericColumn) and not np.isfinite([column.mean, column.std]).all():  # squares beyond float64: |values| over 1e154
+        if column is not None and not column.fitted_finite():  # squares beyond float64: |values| over 1e154
             raise too_large_error(name, text, train_rows[[np.argmax(np.abs(np.nan_to_num(values)))]], source)
         if column is None and name in options.condition:
             raise DataError(f"model.condition names '{name}' of {source}, which cannot be a condition: {reason}")
@@ -373,11 +395,11 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
         elif name in options.condition or name == options.target:
             if name in options.condition:
-                edges = sorted(set(target_bins(observed, TARGET_BINS))) if isinstance(column, NumericColumn) else []
+                edges = sorted(set(target_bins(observed, TARGET_BINS))) if column.value_type == ValueType.NUMERICAL else []
                 condition_columns.append((column, edges))
             if name == options.target:
                 target = column
-                bins = target_bins(observed, TARGET_BINS) if isinstance(column, NumericColumn) else []
+                bins = target_bins(observed, TARGET_BINS) if column.value_type == ValueType.NUMERICAL else []
         else:
             column.missing_share = float(train_missing.mean()) if options.generate_missing else 0.0
             columns.append(column)

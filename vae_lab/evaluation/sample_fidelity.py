@@ -30,7 +30,7 @@ def sample_fidelity(datamodule: InMemoryDataModule, samples: torch.Tensor, split
     real, train = datamodule.split(split), datamodule.split("train")
     synthetic = schema.values(samples, schema.generated_mask(samples))
     real_values = schema.values(real.x, real.mask)
-    fidelity = tabular_fidelity(real_values, synthetic, schema.fidelity_columns())
+    fidelity = tabular_fidelity(real_values, synthetic, schema.columns)
     generator = torch.Generator().manual_seed(datamodule.seed)
     train_subset = torch.randperm(len(train), generator=generator)[:PRIVACY_ROWS]
     fidelity["privacy"] = privacy(
@@ -56,6 +56,6 @@ def fidelity_given(datamodule: InMemoryDataModule, sample: Callable[[torch.Tenso
 
     def compare(real: Split, samples: torch.Tensor) -> dict[str, Any]:
         synthetic = schema.values(samples, schema.generated_mask(samples))
-        return tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.fidelity_columns())
+        return tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.columns)
 
     return fidelity_per_condition(sample, datamodule.split(split), count, compare, conditions)

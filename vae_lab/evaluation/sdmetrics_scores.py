@@ -2,7 +2,7 @@
 
 sdmetrics pins pandas < 3; these few lines redo its arithmetic on pandas 3 and are tested against numbers sdmetrics
 itself computed (``tests/evaluation/test_sdmetrics_scores.py``). `sdtypes` name each column's sdmetrics type:
-``numerical``, ``datetime``, ``categorical`` or ``boolean`` (``sdtypes_of`` maps vae_lab's column kinds to them).
+``numerical``, ``datetime``, ``categorical`` or ``boolean`` (``sdtypes_of``: vae_lab's columns' value types).
 
 Column Shapes: the mean over columns of KSComplement (numerical, datetime: 1 - the two-sample Kolmogorov-Smirnov
 statistic of the observed values, rounded to 14 decimals; datetimes as numbers) or TVComplement (categorical,
@@ -21,6 +21,7 @@ unseeded, beyond 50,000 rows).
 
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
@@ -28,18 +29,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp, pearsonr
 
-CONTINUOUS = ("numerical", "datetime")
-DISCRETE = ("categorical", "boolean")
+from vae_lab.data.column_kinds import Column, ValueType
+
+CONTINUOUS = (ValueType.NUMERICAL, "datetime")
+DISCRETE = (ValueType.CATEGORICAL, ValueType.BOOLEAN)
 KS_DECIMALS = sys.float_info.dig - 1  # sdmetrics' KSComplement rounds to this many decimals
 HISTOGRAM_BINS = 10
 
 
-def sdtypes_of(columns: list[dict[str, Any]]) -> dict[str, str]:
-    """sdmetrics types of vae_lab's columns (``TableSchema.fidelity_columns``): numeric and point-mass columns are
-    numerical (dates are numbers there: time indices), binary ones boolean, categorical ones (discrete numbers
-    included) categorical."""
-    kinds = {"numeric": "numerical", "point_mass": "numerical", "binary": "boolean", "categorical": "categorical"}
-    return {spec["name"]: kinds[spec["kind"]] for spec in columns if spec["kind"] in kinds}
+def sdtypes_of(columns: Sequence[Column]) -> dict[str, str]:
+    """sdmetrics types of vae_lab's columns (``TableSchema.columns``): their ``value_type``, numerical, categorical or
+    boolean (dates are numbers there: time indices; discrete numbers are categorical)."""
+    return {column.name: str(column.value_type) for column in columns}
 
 
 def ks_complement(real: pd.Series, synthetic: pd.Series) -> float:

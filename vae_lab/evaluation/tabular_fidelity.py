@@ -1,25 +1,22 @@
 """How closely synthetic rows follow real ones, column by column and pair by pair, and how close they
 come to copying the training rows.
 
-Per column (``columns``: one row each, with ``metric`` and ``value`` its main distance):
-
-- numeric and point-mass columns: the two-sample Kolmogorov-Smirnov statistic,
-  max_v |F_real(v) - F_synthetic(v)| (0: same distribution, 1: disjoint); ``range_violation``: the share
-  of synthetic values outside the training range; point-mass columns also ``point_mass_error``, the mean
-  over their masses of |share_real - share_synthetic|;
-- categorical (discrete numbers included) and binary columns: the total-variation distance of the
-  value frequencies, (1/2) sum_c |p_real(c) - p_synthetic(c)| (0: same, 1: disjoint); ``off_support``:
-  the share of synthetic values that are not training values; ``coverage``: the share of the real
-  values (rare ones included) that appear in the samples.
+Per column (``columns``: one row each, with ``metric`` and ``value`` its main distance): what the column's kind
+reports (``Column.fidelity``): for the built-in kinds, numbers get the two-sample Kolmogorov-Smirnov statistic,
+max_v |F_real(v) - F_synthetic(v)|, and ``range_violation`` (the share of synthetic values outside the training
+range; point-mass columns also ``point_mass_error``), labels the total-variation distance of the value frequencies,
+(1/2) sum_c |p_real(c) - p_synthetic(c)|, ``off_support`` (the share of synthetic values that are not training
+values) and ``coverage`` (the share of the real values that appear in the samples).
 
 Means over columns: ``ks_mean``, ``tv_mean`` and ``ks_tv_mean`` (every column's main distance, the
 figure the TVAE comparison ranks by), ``point_mass_error_mean``, ``off_support_share``,
 ``range_violation_share``, ``coverage_mean``.
 
-Pairs: ``correlation_mad``, the mean |corr_real - corr_synthetic| over pairs of numeric and binary
-columns (0 to 2), and its similarity form ``correlation_similarity`` = 1 - mad / 2 (as SDMetrics'
-CorrelationSimilarity); ``contingency_similarity``, 1 - the total-variation distance of the joint
-frequencies, averaged over pairs of categorical and binary columns (as SDMetrics' ContingencySimilarity).
+Pairs, by the columns' value types (numerical, categorical, boolean; ``Column.value_type``): ``correlation_mad``,
+the mean |corr_real - corr_synthetic| over pairs of numerical and boolean columns (0 to 2), and its similarity form
+``correlation_similarity`` = 1 - mad / 2 (as SDMetrics' CorrelationSimilarity); ``contingency_similarity``, 1 - the
+total-variation distance of the joint frequencies, averaged over pairs of categorical and boolean columns (as
+SDMetrics' ContingencySimilarity).
 
 Privacy (``privacy``): the share of synthetic rows identical to a training row, and the median distance
 (in model space: standardized numbers, one-hot categories) from synthetic rows to their closest training
@@ -40,31 +37,26 @@ few lines of arithmetic per metric; these are tested against closed forms instea
 """
 
 import importlib.util
+from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import ks_2samp
 
-CONTINUOUS = ("numeric", "point_mass")
-DISCRETE = ("categorical", "binary")
+from vae_lab.data.column_kinds import Column, ValueType
+
 PAIR_LIMIT = 20  # columns beyond which pairwise metrics use the first PAIR_LIMIT of each kind
 DETECTION_FOLDS = 5
 
 
-def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fidelity of `synthetic` to `real` (values: numbers and labels, ``TableSchema.values``); plain data.
-
-    columns: per modelled column ``name``, ``kind`` and, from training, ``support`` (values of a
-    categorical or binary column), ``masses`` (of a point-mass column), ``low`` and ``high`` (range of a
-    numeric one) (``TableSchema.fidelity_columns``).
-    """
-    rows = [_column_row(spec, real[spec["name"]], synthetic[spec["name"]]) for spec in columns]
-    continuous = [spec["name"] for spec in columns if spec["kind"] in CONTINUOUS]
-    discrete = [spec["name"] for spec in columns if spec["kind"] in DISCRETE]
-    correlated = [*continuous, *[spec["name"] for spec in columns if spec["kind"] == "binary"]]
+def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns: Sequence[Column]) -> dict[str, Any]:
+    """Fidelity of `synthetic` to `real` (values: numbers and labels, ``TableSchema.values``) over the modelled
+    `columns` (``TableSchema.columns``, fitted on the training rows); plain data."""
+    rows = [column.fidelity(real[column.name], synthetic[column.name]) for column in columns]
+    correlated = [column.name for column in columns if column.value_type in (ValueType.NUMERICAL, ValueType.BOOLEAN)]
+    discrete = [column.name for column in columns if column.value_type in (ValueType.CATEGORICAL, ValueType.BOOLEAN)]
     correlation = correlation_difference(real[correlated], synthetic[correlated])
     return {
         "columns": rows,
@@ -81,43 +73,6 @@ def tabular_fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, columns: list[
         "real_rows": len(real),
         "synthetic_rows": len(synthetic),
     }
-
-
-def _column_row(spec: dict[str, Any], real: pd.Series, synthetic: pd.Series) -> dict[str, Any]:
-    name, kind = spec["name"], spec["kind"]
-    if kind in CONTINUOUS:
-        real_values, synthetic_values = _observed(real), _observed(synthetic)
-        statistic = float(ks_2samp(real_values, synthetic_values).statistic) if len(real_values) and len(synthetic_values) else None
-        row = {"column": name, "kind": kind, "metric": "ks", "value": statistic}
-        if len(synthetic_values):
-            row["range_violation"] = float(np.mean((synthetic_values < spec["low"]) | (synthetic_values > spec["high"])))
-        if spec.get("masses"):
-            row["point_mass_error"] = point_mass_error(real_values, synthetic_values, spec["masses"])
-        return row
-    row = {"column": name, "kind": kind, "metric": "tv", "value": total_variation(real, synthetic)}
-    observed_synthetic = synthetic.dropna()
-    if len(observed_synthetic) and spec.get("support") is not None:
-        row["off_support"] = float(1 - observed_synthetic.isin(spec["support"]).mean())
-    real_set = set(real.dropna())
-    if real_set:
-        row["coverage"] = len(real_set & set(observed_synthetic)) / len(real_set)
-    return row
-
-
-def total_variation(real: pd.Series, synthetic: pd.Series) -> float | None:
-    """(1/2) sum_c |p_real(c) - p_synthetic(c)| over the observed values of two columns."""
-    p = real.value_counts(normalize=True, dropna=True)
-    q = synthetic.value_counts(normalize=True, dropna=True)
-    if p.empty or q.empty:
-        return None
-    return float(0.5 * p.sub(q, fill_value=0.0).abs().sum())
-
-
-def point_mass_error(real: np.ndarray, synthetic: np.ndarray, masses: list[float]) -> float | None:
-    """Mean over the masses of |share of real values at the mass - share of synthetic values at it|."""
-    if not len(real) or not len(synthetic):
-        return None
-    return float(np.mean([abs(np.mean(real == mass) - np.mean(synthetic == mass)) for mass in masses]))
 
 
 def correlation_difference(real: pd.DataFrame, synthetic: pd.DataFrame) -> float | None:
@@ -219,10 +174,6 @@ def _as_numbers(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[pd.DataFra
         codes = {label: float(i) for i, label in enumerate(labels)}
         real[name], synthetic[name] = real[name].map(codes).astype("float64"), synthetic[name].map(codes).astype("float64")
     return real, synthetic
-
-
-def _observed(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=np.float64)
 
 
 def _mean(values) -> float | None:

@@ -18,6 +18,7 @@ from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from vae_lab.atomic_files import replace_atomically
+from vae_lab.training.checkpoint_format import CONFIG_KEY, FORMAT_KEY, upgraded
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -30,4 +31,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         replace_atomically(os.fspath(path), lambda file: torch.save(checkpoint, file))
 
     def load_checkpoint(self, path: _PATH, *map_location: Any, **options: Any) -> dict[str, Any]:
-        return super().load_checkpoint(path, *map_location, **(options | {"weights_only": True}))
+        """The checkpoint, unpickled with ``weights_only`` (nothing in it runs), in the current format (``upgraded``)."""
+        checkpoint = super().load_checkpoint(path, *map_location, **(options | {"weights_only": True}))
+        return upgraded(checkpoint) if checkpoint.get(FORMAT_KEY, 1) == 1 and CONFIG_KEY in checkpoint else checkpoint

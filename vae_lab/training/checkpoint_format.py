@@ -6,6 +6,9 @@ foreign or other-format files. ``VAEModule.rebuilt`` turns it back into a data m
 
 Format 1 (vae_lab 0.2 and 0.3): Lightning's checkpoint with ``vae_lab_config`` (the resolved run config)
 and ``vae_lab_format``; checkpoints of 0.2 carry no format number and are read as format 1.
+Format 2 (vae_lab 0.4): the tabular likelihood holds one factor per column kind, so the learned sigmas of its
+numeric and point-mass columns, one tensor ``likelihood.gaussian.raw_sigma`` in format 1, are two:
+``likelihood.factors.<kind>.gaussian.raw_sigma``. ``upgraded`` reads format 1 as format 2.
 The number changes when a checkpoint of the new layout could not be read by the old code, or back.
 """
 
@@ -25,7 +28,8 @@ from vae_lab.version import __version__
 
 CONFIG_KEY = "vae_lab_config"
 FORMAT_KEY = "vae_lab_format"
-FORMAT = 1
+FORMAT = 2
+FORMAT_1_SIGMA = "likelihood.gaussian.raw_sigma"  # format 1: numeric columns, then point-mass ones
 
 
 class RunConfigInCheckpoint(Callback):
@@ -68,13 +72,56 @@ def read_checkpoint(path: str | Path, trusted_modules: Iterable[str] = ()) -> di
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a vae_lab checkpoint (it holds no run config); use a checkpoint written by `vae-lab train`")
     found = checkpoint.get(FORMAT_KEY, 1)
-    if found != FORMAT:
+    if found == 1:
+        checkpoint = upgraded(checkpoint)
+    elif found != FORMAT:
         raise CheckpointError(
             f"{path} is a vae_lab checkpoint of format {found}, and this vae_lab ({__version__}) reads format {FORMAT}; "
             f"open it with the vae_lab version that wrote it (see CHANGELOG.md), or retrain with this one"
         )
     check_targets(checkpoint[CONFIG_KEY], (*TRUSTED_MODULES, *trusted_modules), path)
+    check_plugins(checkpoint[CONFIG_KEY], (*TRUSTED_MODULES, *trusted_modules), path)
     return checkpoint
+
+
+def upgraded(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint read as format 2: wherever weights are kept by name (the model's, an EMA callback's), the
+    tabular likelihood's one sigma tensor split into its numeric and point-mass factors' (the layout in the config says
+    how many of each). Resuming training needs the optimizer's state laid out as the parameters are, which moved when both
+    kinds are present: such a checkpoint keeps its weights but not its optimizer state, and ``resume`` says so."""
+    kinds = [str(column["kind"]) for column in (checkpoint[CONFIG_KEY].get("likelihood") or {}).get("columns") or []]
+    numeric = kinds.count("numeric")
+
+    def split(weights: Any) -> Any:
+        if isinstance(weights, dict):
+            renamed: dict[str, Any] = {}
+            for key, value in weights.items():
+                if isinstance(key, str) and key.endswith(FORMAT_1_SIGMA) and isinstance(value, torch.Tensor):
+                    prefix = key[: -len(FORMAT_1_SIGMA)] + "likelihood.factors."
+                    for kind, part in (("numeric", value[:numeric]), ("point_mass", value[numeric:])):
+                        if len(part):
+                            renamed[f"{prefix}{kind}.gaussian.raw_sigma"] = part
+                else:
+                    renamed[key] = split(value)
+            return renamed
+        return weights
+
+    upgraded = {key: split(value) if key in ("state_dict", "callbacks") else value for key, value in checkpoint.items()}
+    if "numeric" in kinds and "point_mass" in kinds:
+        upgraded.pop("optimizer_states", None)
+    return upgraded | {FORMAT_KEY: FORMAT}
+
+
+def check_plugins(config: dict[str, Any], trusted_modules: Iterable[str], path: Path) -> None:
+    """A CheckpointError naming the first module of ``data.plugins`` (imported when the data module is built) that is not
+    within `trusted_modules`; nothing is imported here."""
+    for module in (config.get("data") or {}).get("plugins") or []:
+        if not _within(str(module), tuple(trusted_modules)):
+            raise CheckpointError(
+                f"{path} was refused: its config imports data.plugins=[{module}], a module that is not vae_lab's. Nothing was run. "
+                f"If you trust where this checkpoint came from, name the module: {TRUST_OPTION}=[{module}] "
+                f"(Python: vae_lab.load_run(path, {TRUST_OPTION}=[...]))"
+            )
 
 
 def check_targets(config: dict[str, Any], trusted_modules: Iterable[str], path: Path) -> None:
