@@ -184,13 +184,19 @@ def typed(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
 
 def frame_as_text(frame: pd.DataFrame, dialect: TableDialect) -> pa.Table:
     """A DataFrame as the table of text cells a file of `dialect` would be read as (``read_table_text``): numbers
-    with the dialect's decimal mark, missing cells empty; an Arrow dialect's cells as Arrow writes them."""
+    with the dialect's decimal mark, missing cells empty; an Arrow dialect's cells as Arrow writes them. A float
+    column with missing cells whose other values are all whole is written as integers: pandas holds a column of
+    integers with a missing cell as floats."""
     if dialect.format != "csv":
         typed = pa.Table.from_pandas(frame, preserve_index=False)
         return pa.table({name: text_cells(name, column, Path("the DataFrame")) for name, column in zip(typed.column_names, typed.columns)})
     columns = {}
     for name in frame.columns:
         is_float = pd.api.types.is_float_dtype(frame[name])
+        observed = frame[name].dropna()
+        if is_float and len(observed) < len(frame) and np.isfinite(observed).all() and (observed == np.round(observed)).all():
+            frame = frame.assign(**{str(name): frame[name].astype("Int64")})
+            is_float = False
         cells = [cell_text(value, is_float) for value in frame[name]]
         columns[str(name)] = pa.array([cell.replace(".", dialect.decimal) if is_float else cell for cell in cells], pa.string())
     return pa.table(columns)
