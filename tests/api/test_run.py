@@ -58,10 +58,10 @@ def test_lightning_load_from_checkpoint_works_and_other_formats_are_named(traine
     reference = vae_lab.load_run(results["best_checkpoint"]).module
     assert all(torch.equal(a, b) for a, b in zip(module.state_dict().values(), reference.state_dict().values()))
     checkpoint = torch.load(results["best_checkpoint"], weights_only=False)
-    assert checkpoint["vae_lab_format"] == 1
-    checkpoint["vae_lab_format"] = 2
+    assert checkpoint["vae_lab_format"] == 2
+    checkpoint["vae_lab_format"] = 3
     torch.save(checkpoint, tmp_path / "future.ckpt")
-    with pytest.raises(CheckpointError, match="is a vae_lab checkpoint of format 2, and this vae_lab .* reads format 1; open it with"):
+    with pytest.raises(CheckpointError, match="is a vae_lab checkpoint of format 3, and this vae_lab .* reads format 2; open it with"):
         vae_lab.load_run(tmp_path / "future.ckpt")
     with pytest.raises(CheckpointError, match="holds no checkpoint"):
         vae_lab.load_run(tmp_path)

@@ -86,10 +86,12 @@ def read_checkpoint(path: str | Path, trusted_modules: Iterable[str] = ()) -> di
 
 def upgraded(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """A format-1 checkpoint read as format 2: wherever weights are kept by name (the model's, an EMA callback's), the
-    tabular likelihood's one sigma tensor split into its numeric and point-mass factors' (the layout in the config says
-    how many of each). Resuming training needs the optimizer's state laid out as the parameters are, which moved when both
-    kinds are present: such a checkpoint keeps its weights but not its optimizer state, and ``resume`` says so."""
-    kinds = [str(column["kind"]) for column in (checkpoint[CONFIG_KEY].get("likelihood") or {}).get("columns") or []]
+    tabular likelihood's one sigma tensor split into its numeric and point-mass factors' (how many of each: the table's
+    schema, which the data module's state holds). Resuming training needs the optimizer's state laid out as the
+    parameters are, which moved when both kinds are present: such a checkpoint keeps its weights but not its optimizer
+    state, and ``resume`` says so."""
+    schemas = [state["schema"] for state in checkpoint.values() if isinstance(state, dict) and isinstance(state.get("schema"), dict)]
+    kinds = [str(column["kind"]) for schema in schemas[:1] for column in schema.get("columns", [])]  # the table data module's state
     numeric = kinds.count("numeric")
 
     def split(weights: Any) -> Any:
