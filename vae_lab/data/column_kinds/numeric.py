@@ -66,9 +66,7 @@ class NumericColumn(Column):
         if format.type == TEXT:
             return None
         column = cls.fit(name, format, values, options)
-        distinct = len(np.unique(values))
-        if format.type == INT and distinct <= options.max_categories:
-            column.guess = f"an amount; if its {distinct} integer values are codes (states, regions), data.categorical=[{name}]"
+        column.guess = amount_guess(name, format, len(np.unique(values)), options)
         return column
 
     def fit_values(self, values: np.ndarray, options: Any) -> None:
@@ -192,8 +190,7 @@ class PointMassColumn(NumericColumn):
         if not masses:
             return None
         column = cls.fitted(name, format, values, masses, options)
-        if format.type == INT and len(labels) <= options.max_categories:
-            column.guess = f"an amount; if its {len(labels)} integer values are codes (states, regions), data.categorical=[{name}]"
+        column.guess = amount_guess(name, format, len(labels), options)
         return column
 
     @property
@@ -252,6 +249,14 @@ def piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarra
     y[below] = fp[0] + (x[below] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
     y[above] = fp[-1] + (x[above] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
     return y
+
+
+def amount_guess(name: str, format: ValueFormat, distinct: int, options: Any) -> str:
+    """The guess a column of integers with at most ``data.max_categories`` values makes when modelled as numbers: they may
+    be codes (states, regions); "" for other columns."""
+    if format.type == INT and distinct <= options.max_categories:
+        return f"an amount; if its {distinct} integer values are codes (states, regions), data.categorical=[{name}]"
+    return ""
 
 
 def point_masses(labels: np.ndarray, counts: np.ndarray, min_share: float) -> list[float]:
