@@ -278,3 +278,30 @@ def test_integer_codes_modelled_as_amounts_say_so_with_the_override(tmp_path, ca
     assert state.kind == "numeric" and "data.categorical=[state]" in state.guess
     assert "[guessed: an amount; if its 50 integer values are codes (states, regions), data.categorical=[state]]" in caplog.text
     assert not next(column for column in schema.columns if column.name == "income").guess
+
+
+def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path):
+    """24 income brackets over 600 rows (25 rows a value): decoded numbers move to the nearest training value, the
+    file's values come back exactly; a measured number of many values, or snap_repeats=null, keeps every number."""
+    rng = np.random.default_rng(0)
+    brackets = np.sort(rng.choice(np.arange(5, 200), 24, replace=False))
+    frame = pd.DataFrame({"income": rng.choice(brackets, 600), "height": np.round(rng.normal(170, 10, 600), 1)})
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path)
+    income, height = schema.columns
+    assert income.kind == height.kind == "numeric"
+    assert income.support == sorted(float(v) for v in set(frame["income"])) and height.support == []
+    assert "on its 24 values" in schema.describe()
+    encoded = schema.transform(table, "t")
+    assert schema.inverse(encoded.x)["income"].astype(int).tolist() == frame["income"].tolist()  # the exact round trip
+
+    between = np.linspace(income.forward(np.array([brackets[0]]))[0], income.forward(np.array([brackets[-1]]))[0], 500)
+    decoded = income.decode(between[:, None])
+    assert set(decoded) <= set(brackets.astype(float)) and len(set(decoded)) == 24
+    nearest_by_hand = brackets[np.abs(brackets[None, :] - (between * income.std + income.mean)[:, None]).argmin(axis=1)]
+    assert decoded.tolist() == nearest_by_hand.astype(float).tolist()
+
+    _, unsnapped = infer(path, snap_repeats=None)
+    assert unsnapped.columns[0].support == []
+    with pytest.raises(ConfigError, match="data.snap_repeats must be above 0"):
+        SchemaOptions(snap_repeats=0)

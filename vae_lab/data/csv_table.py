@@ -53,6 +53,7 @@ class CSVDataModule(InMemoryDataModule):
         max_categories: int = 100,
         discrete_values: int = 20,
         point_mass_share: float = 0.05,
+        snap_repeats: float | None = 5,
         clip: bool = True,
         generate_missing: bool = True,
         datetime_format: str | None = None,
@@ -84,8 +85,8 @@ class CSVDataModule(InMemoryDataModule):
             kinds={kind: list(names) for kind, names in columns_of_kind.items()}, datetime=list(datetime),
             drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
             skew_threshold=skew_threshold, max_categories=max_categories, discrete_values=discrete_values,
-            point_mass_share=point_mass_share, clip=clip, generate_missing=generate_missing, datetime_format=datetime_format, thousands=thousands,
-            decimal=decimal, na_values=list(na_values), standardize=standardize,
+            point_mass_share=point_mass_share, snap_repeats=snap_repeats, clip=clip, generate_missing=generate_missing,
+            datetime_format=datetime_format, thousands=thousands, decimal=decimal, na_values=list(na_values), standardize=standardize,
         )  # fmt: skip
         self.schema: TableSchema | None = None
         self.dialect = TableDialect()

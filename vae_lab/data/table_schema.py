@@ -68,6 +68,7 @@ class SchemaOptions:
     max_categories: int = 100
     discrete_values: int = 20
     point_mass_share: float = 0.05
+    snap_repeats: float | None = 5
     clip: bool = True
     generate_missing: bool = True
     datetime_format: str | None = None
@@ -95,6 +96,8 @@ class SchemaOptions:
             raise ConfigError(f"data.skewed must be null, log or quantile, got '{self.skewed}'")
         if self.max_categories < 2 or self.discrete_values < 0:
             raise ConfigError(f"data.max_categories must be >= 2 and data.discrete_values >= 0, got {self.max_categories} and {self.discrete_values}")
+        if self.snap_repeats is not None and self.snap_repeats <= 0:
+            raise ConfigError(f"data.snap_repeats must be above 0 (or null: never snap), got {self.snap_repeats}")
         if not 0 < self.point_mass_share <= 1:
             raise ConfigError(f"data.point_mass_share must be a share in (0, 1], got {self.point_mass_share}")
         roles = {**{f"data.{kind}": names for kind, names in self.kinds.items()},
