@@ -2,9 +2,11 @@
 
 ``sample.prior=fitted`` (``Run.sample(..., prior="fitted")``) fits ``models.fitted_prior.GaussianMixture`` to
 FIT_POINTS draws of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) of the training rows (a row drawn
-uniformly, then z ~ q(z|x) of it), with full covariances and as many components, of COMPONENT_CANDIDATES, as give
-the highest log-likelihood to VALIDATION_POINTS draws of the validation rows' q(z). The fit is seeded (FIT_SEED),
-so it is the same every time; it is kept beside the checkpoint it was fitted to (``checkpoints/best.ckpt`` ->
+uniformly, then z ~ q(z|x) of it), with full covariances and each number of components of COMPONENT_CANDIDATES,
+and keeps whichever prior gives the highest log-likelihood to VALIDATION_POINTS draws of the validation rows' q(z):
+one of these mixtures, or the model's own p(z) when none fits the held-out rows better (a table of a hundred rows
+has a lumpy aggregate posterior that a mixture follows too closely). The fit is seeded (FIT_SEED), so it is the same
+every time; it is kept beside the checkpoint it was fitted to (``checkpoints/best.ckpt`` ->
 ``checkpoints/best.latent_prior.pt``): tensors and plain values only, read with ``torch.load(weights_only=True)``,
 and fitted again when the checkpoint has changed since. It is p(z), for unconditional models of one latent layer.
 """
@@ -17,7 +19,7 @@ import torch
 
 from vae_lab.atomic_files import replace_atomically
 from vae_lab.errors import ConfigError
-from vae_lab.models.fitted_prior import GaussianMixture, chosen_mixture
+from vae_lab.models.fitted_prior import Covariance, GaussianMixture, chosen_mixture
 from vae_lab.trained_run import TrainedRun
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,13 @@ FIT_POINTS = 10_000
 VALIDATION_POINTS = 5_000
 COMPONENT_CANDIDATES = (1, 2, 4, 8, 16, 32)
 FIT_SEED = 0
+COVARIANCE: Covariance = "full"
 ENCODE_BATCH = 1000
 
 
 def latent_prior(run: TrainedRun, prior: str) -> GaussianMixture | None:
-    """The prior to draw z from: None for ``"model"`` (the model's own p(z)), the fitted mixture for ``"fitted"``."""
+    """The prior to draw z from: None for the model's own p(z) (``"model"``, or ``"fitted"`` where no mixture fits the
+    validation rows better), else the fitted mixture."""
     if prior not in PRIORS:
         raise ConfigError(f"sample.prior must be model (the model's own p(z)) or fitted (a mixture fitted to the training rows' posteriors), got {prior!r}")
     if prior == "model":
@@ -47,23 +51,24 @@ def latent_prior(run: TrainedRun, prior: str) -> GaussianMixture | None:
     return kept_or_fitted(run)
 
 
-def kept_or_fitted(run: TrainedRun) -> GaussianMixture:
-    """The mixture kept beside the run's checkpoint if it was fitted to this very checkpoint, else a new fit, then kept."""
+def kept_or_fitted(run: TrainedRun) -> GaussianMixture | None:
+    """The prior kept beside the run's checkpoint if it was chosen for this very checkpoint, else a new choice, then kept:
+    a fitted mixture, or None for the model's own p(z)."""
     path = fitted_prior_path(run.path)
     fitted_to = checkpoint_identity(run)
     if path.is_file():
         kept = torch.load(path, map_location="cpu", weights_only=True)
         if kept.get("fitted_to") == fitted_to:
-            return GaussianMixture(**kept["mixture"])
+            return None if kept["mixture"] is None else GaussianMixture(**kept["mixture"])
         log.info("%s was fitted to an earlier state of %s; fitting it again", path.name, run.path.name)
-    mixture, scores = fitted_mixture(run)
+    mixture, scores = chosen_prior(run)
     log.info(
-        "sample.prior=fitted: %d components (validation log-likelihood per candidate: %s); kept in %s",
-        mixture.components,
-        ", ".join(f"{count}: {score:.3f}" for count, score in scores.items()),
+        "sample.prior=fitted: %s (validation log-likelihood per candidate: %s); kept in %s",
+        "the model's own prior" if mixture is None else f"a mixture of {mixture.components}",
+        ", ".join(f"{candidate}: {score:.3f}" for candidate, score in scores.items()),
         path,
     )
-    content = {"mixture": mixture.state_dict(), "fitted_to": fitted_to, "validation_log_likelihood": scores}
+    content = {"mixture": None if mixture is None else mixture.state_dict(), "fitted_to": fitted_to, "validation_log_likelihood": scores}
     try:
         replace_atomically(path, lambda file: torch.save(content, file))
     except OSError as error:
@@ -86,14 +91,19 @@ def checkpoint_identity(run: TrainedRun) -> dict[str, Any]:
     }
 
 
-def fitted_mixture(run: TrainedRun) -> tuple[GaussianMixture, dict[int, float]]:
-    """The mixture fitted to the training rows' aggregate posterior, its size chosen on the validation rows'."""
+def chosen_prior(run: TrainedRun) -> tuple[GaussianMixture | None, dict[str | int, float]]:
+    """The mixture fitted to the training rows' aggregate posterior that fits the validation rows' best, or None where the
+    model's own p(z) fits them better; and the validation log-likelihood per candidate ("model", then each number of components)."""
     if not len(run.datamodule.split("val")):
         raise ConfigError("sample.prior=fitted chooses its number of components on the validation rows, and this run has none (data.val_size=0)")
     generator = torch.Generator().manual_seed(FIT_SEED)
     train = aggregate_posterior_draws(run, "train", FIT_POINTS, generator)
     validation = aggregate_posterior_draws(run, "val", VALIDATION_POINTS, generator)
-    return chosen_mixture(train, validation, COMPONENT_CANDIDATES, "full", FIT_SEED)
+    mixture, scores = chosen_mixture(train, validation, COMPONENT_CANDIDATES, COVARIANCE, FIT_SEED)
+    with torch.inference_mode():
+        own = run.vae.prior.log_prob(validation.to(next(run.vae.parameters()).device, torch.float32)).double().mean().item()
+    candidates: dict[str | int, float] = {"model": own, **scores}
+    return (None if own >= max(scores.values()) else mixture), candidates
 
 
 @torch.inference_mode()
