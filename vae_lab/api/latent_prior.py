@@ -102,7 +102,8 @@ def chosen_prior(run: TrainedRun) -> tuple[GaussianMixture | None, dict[str | in
     mixture, scores = chosen_mixture(train, validation, COMPONENT_CANDIDATES, COVARIANCE, FIT_SEED)
     with torch.inference_mode():
         own = run.vae.prior.log_prob(validation.to(next(run.vae.parameters()).device, torch.float32)).double().mean().item()
-    candidates: dict[str | int, float] = {"model": own, **scores}
+    candidates: dict[str | int, float] = {"model": own}
+    candidates.update(scores.items())
     return (None if own >= max(scores.values()) else mixture), candidates
 
 
