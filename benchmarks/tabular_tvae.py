@@ -10,6 +10,8 @@ half); every model fits the other rows:
 
 - vae_lab: ``vae_lab.train(["experiment=tabular", "data.path=TRAIN_ROWS_FILE"])`` and nothing else per table (the
   training rows written in the file's own dialect), its best checkpoint, ``run.sample_table(n, seed=s)``;
+- vae_lab, fitted prior: the same trained model, z drawn from the mixture fitted to its aggregate posterior
+  (``run.sample_table(n, seed=s, prior="fitted")``, ``sample.prior=fitted``);
 - TVAE: its defaults (128-128 MLPs, batch 500, --tvae-epochs epochs) on the training rows as values (numbers,
   labels, dates as vae_lab's time index), every categorical, binary or discrete column declared in
   ``discrete_columns``. It takes no missing cells: rows with one are left out of its training rows. ctgan pins
@@ -65,7 +67,7 @@ CACHE = Path.home() / ".cache" / "vae_lab" / "benchmarks"
 HOLDOUT_SHARE, HOLDOUT_AT_LEAST = 0.3, 200
 SEEDS = (0, 1, 2)
 TVAE_PACKAGES = ["ctgan==0.12.1", "rdt==2.0.0", "Faker", "pandas==2.3.3", "pytz", "tzdata"]
-MODELS = ("vae_lab", "TVAE", "independent")
+MODELS = ("vae_lab", "vae_lab_fitted", "TVAE", "independent")
 METRICS = [  # key, title, format
     ("detection", "detection (higher is better; 1: indistinguishable)", "{:.3f}"),
     ("column_shapes", "Column Shapes (higher is better)", "{:.3f}"),
@@ -116,8 +118,10 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict[str, Any
     sdtypes = sdtypes_of(schema.columns)
     train_values, holdout_values = values_of(schema, train_text), values_of(schema, holdout_text)
 
-    written = [run.sample_table(args.samples, seed=seed) for seed in SEEDS]  # as vae-lab sample writes them, read back as values
-    draws: dict[str, list[pd.DataFrame]] = {"vae_lab": [values_of(schema, frame_as_text(frame, run.datamodule.dialect)) for frame in written]}
+    draws: dict[str, list[pd.DataFrame]] = {}
+    for model, prior in (("vae_lab", "model"), ("vae_lab_fitted", "fitted")):
+        written = [run.sample_table(args.samples, seed=seed, prior=prior) for seed in SEEDS]  # as vae-lab sample writes them, read back as values
+        draws[model] = [values_of(schema, frame_as_text(frame, run.datamodule.dialect)) for frame in written]
     extra: dict[str, Any] = {}
     if not args.skip_tvae:
         started = time.perf_counter()
@@ -258,7 +262,7 @@ def summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 def report(results: list[dict[str, Any]]) -> None:
     for key, title, fmt in METRICS:
         print(f"\n{title}: mean over seeds {list(SEEDS)}" + (" ± std" if key == "detection" else "") + "; difference to TVAE and to independent marginals")
-        print(f"{'table':18} {'rows':>5} {'held':>5} {'model':12} {'value':>15} {'- TVAE':>8} {'- indep.':>8}  note")
+        print(f"{'table':18} {'rows':>5} {'held':>5} {'model':14} {'value':>15} {'- TVAE':>8} {'- indep.':>8}  note")
         for table in results:
             for model in MODELS:
                 if model not in table:
@@ -271,7 +275,7 @@ def report(results: list[dict[str, Any]]) -> None:
                     for other in ("TVAE", "independent")
                 ]
                 note = {"bound_mass_pp": row.get("bound_mass_column"), "missing_share_error": row.get("missing_share_column")}.get(key) or ""
-                print(f"{table['table']:18} {table['rows']:5} {table['holdout_rows']:5} {model:12} {shown:>15} {differences[0]:>8} {differences[1]:>8}  {note}")
+                print(f"{table['table']:18} {table['rows']:5} {table['holdout_rows']:5} {model:14} {shown:>15} {differences[0]:>8} {differences[1]:>8}  {note}")
     print("\nfit seconds and columns left out")
     for table in results:
         fits = ", ".join(f"{model} {table[model]['fit_s']:.1f}" for model in MODELS if model in table and table[model].get("fit_s"))

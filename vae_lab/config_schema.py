@@ -105,6 +105,7 @@ class EvalCommandSettings(FromCheckpointSettings):
 @dataclass
 class SampleMode:
     mode: Literal["mean", "sample"] | None = None  # E[x|z], or a draw x ~ p(x|z); None: the data's default
+    prior: Literal["model", "fitted"] = "model"  # the model's own p(z), or a mixture fitted to the training rows' posteriors
 
 
 @dataclass

@@ -108,6 +108,7 @@ def test_table_rows_sampled_given_a_value_or_a_file_of_values_carry_them(cars):
     assert pd.read_csv(folder / "asked_rows.csv")["Origin"].tolist() == ["USA", "Europe", "USA"]
 
     refused(run_cli(["sample", f"ckpt_path={checkpoint}", "condition.Origin=Mars"], cwd=folder), "Origin takes one of: Europe, Japan, USA")
+    refused(run_cli(["sample", f"ckpt_path={checkpoint}", "sample.prior=fitted"], cwd=folder), "sample.prior=fitted", "use sample.prior=model")
 
 
 def test_eval_compares_samples_given_each_value_with_the_real_rows_that_have_it(cars):

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
+from vae_lab.api.latent_prior import LatentPrior, latent_prior
 from vae_lab.api.sample_files import write_samples
 from vae_lab.config_schema import ImputationSettings
 from vae_lab.data.csv_table import CSVDataModule
@@ -31,6 +32,7 @@ from vae_lab.evaluation.split_evaluation import (
     examples_to_evaluate,
     log_likelihood_per_example,
 )
+from vae_lab.models.fitted_prior import GaussianMixture
 from vae_lab.models.imputation import filled_rows
 from vae_lab.models.vae import VAE
 from vae_lab.trained_run import TrainedRun
@@ -102,23 +104,35 @@ class Run(TrainedRun):
         params = self.model.generative(torch.as_tensor(z, dtype=torch.float32).to(self.device))
         return (self.model.likelihood.mean(params) if mode == "mean" else self.model.likelihood.sample(params)).cpu()
 
-    def sample(self, n: int, mode: str | None = None, seed: int | None = None, condition: Mapping[str, Any] | None = None) -> torch.Tensor:
+    def sample(
+        self, n: int, mode: str | None = None, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model"
+    ) -> torch.Tensor:
         """n draws z ~ p(z), decoded as ``vae-lab sample`` does (mode None: the data's default); (n, *data_shape).
         A conditional model samples given `condition` ({"label": 7}, {"weather": "rain"}, or a list of n values
-        per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows."""
-        return self.sample_given(n, mode, seed, condition)[0]
+        per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows.
+        prior: ``"model"``, the model's own p(z), or ``"fitted"``, a mixture fitted to the training rows' posteriors where it
+        fits the validation rows' better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``."""
+        return self.sample_given(n, mode, seed, condition, prior=prior)[0]
 
     def sample_given(
-        self, n: int, mode: str | None = None, seed: int | None = None, condition: Mapping[str, Any] | None = None, condition_file: str | Path | None = None
+        self,
+        n: int,
+        mode: str | None = None,
+        seed: int | None = None,
+        condition: Mapping[str, Any] | None = None,
+        condition_file: str | Path | None = None,
+        prior: LatentPrior = "model",
     ) -> tuple[torch.Tensor, dict[str, list[str]] | None]:
         """Samples (rows, *data_shape), and the condition values they were drawn with by name (None for an unconditional
-        model). condition_file: a table with one row of condition columns per wanted sample (then `n` is its row count)."""
+        model). condition_file: a table with one row of condition columns per wanted sample (then `n` is its row count);
+        prior: as in ``sample``."""
         mode = mode or self.datamodule.default_sample_mode
         check_mode(mode)
+        z_prior = latent_prior(self, prior)
         conditions, given = self.conditions_asked(condition or {}, condition_file, n, 0 if seed is None else seed)
         count = n if conditions is None else len(conditions)
         with torch.inference_mode():
-            return draw(self.model, count, mode, None if conditions is None else conditions.to(self.device), seed), given
+            return draw(self.model, count, mode, None if conditions is None else conditions.to(self.device), seed, z_prior), given
 
     def write_samples(self, x: torch.Tensor, output: str | Path, given: dict[str, list[str]] | None = None) -> list[Path]:
         """Write samples x (n, *data_shape) as ``vae-lab sample`` does (``sample_files``): a table file in the training file's
@@ -182,10 +196,10 @@ class Run(TrainedRun):
         }
         return result.to_dict() | {"provenance": provenance, "wall_time_s": round(time.time() - started, 2)}
 
-    def sample_table(self, n: int, seed: int | None = None, condition: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def sample_table(self, n: int, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model") -> pd.DataFrame:
         """n synthetic rows in the table's own columns (a model of ``data=csv``), as ``vae-lab sample`` writes them
-        (a conditional model: given `condition`, as ``sample``, with the condition columns first)."""
-        return self.table_datamodule("sample_table").to_frame(*self.sample_given(n, "sample", seed, condition))
+        (a conditional model: given `condition`, as ``sample``, with the condition columns first; prior: as in ``sample``)."""
+        return self.table_datamodule("sample_table").to_frame(*self.sample_given(n, "sample", seed, condition, prior=prior))
 
     def impute(self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, steps: int = 100) -> pd.DataFrame:
         """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
@@ -219,14 +233,15 @@ class Run(TrainedRun):
         return self.datamodule
 
 
-def draw(vae: VAE, count: int, mode: str, condition: torch.Tensor | None, seed: int | None) -> torch.Tensor:
-    """`count` samples (given condition (count, width) or None), decoded in passes of SAMPLES_PER_PASS: (count, *data_shape) on the CPU."""
+def draw(vae: VAE, count: int, mode: str, condition: torch.Tensor | None, seed: int | None, prior: GaussianMixture | None = None) -> torch.Tensor:
+    """`count` samples (given condition (count, width) or None), decoded in passes of SAMPLES_PER_PASS: (count, *data_shape) on the CPU;
+    z from `prior` (None: the model's own)."""
     if seed is not None:
         torch.manual_seed(seed)
     samples = []
     for start in range(0, count, SAMPLES_PER_PASS):
         given = None if condition is None else condition[start : start + SAMPLES_PER_PASS]
-        samples.append(vae.sample(min(SAMPLES_PER_PASS, count - start), mode, given).cpu())
+        samples.append(vae.sample(min(SAMPLES_PER_PASS, count - start), mode, given, prior).cpu())
     return torch.cat(samples)
 
 

@@ -9,6 +9,10 @@ A conditional model samples given what is asked: ``condition.label=7`` (``condit
 for each label, a grid row per label), ``condition.weather=rain`` and more columns at once, or
 ``condition_file=FILE.csv`` with one row of condition columns per wanted sample. Asked nothing, it draws
 the conditions of training rows. Tables keep the condition columns as given.
+
+``sample.prior=fitted`` draws z from a Gaussian mixture fitted to the training rows' posteriors instead of the
+model's own prior (``sample.prior=model``) where it fits the validation rows' better: fitted once per checkpoint,
+kept beside it (``api.latent_prior``).
 """
 
 import logging
@@ -22,13 +26,13 @@ log = logging.getLogger(__name__)
 
 
 def sample(cfg: DictConfig) -> list[Path]:
-    """Decode `n` prior draws (given the asked conditions, ``Run.sample_given``); returns the files the data module wrote."""
+    """Decode `n` prior draws (from ``sample.prior``; given the asked conditions, ``Run.sample_given``); returns the files the data module wrote."""
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg).to(device)
     mode = cfg.sample.mode or run.datamodule.default_sample_mode  # checked by config_schema.SampleCommandSettings
     request = OmegaConf.to_container(cfg.condition) if cfg.get("condition") else {}
     output = output_path(cfg, run, f"samples_{mode}")
-    x, given = run.sample_given(cfg.n, mode, cfg.seed, request, cfg.get("condition_file"))  # type: ignore[arg-type]
+    x, given = run.sample_given(cfg.n, mode, cfg.seed, request, cfg.get("condition_file"), cfg.sample.prior)  # type: ignore[arg-type]
     paths = run.write_samples(x, output, given)
     for path in paths:
         log.info("wrote %s", path)

@@ -1,0 +1,122 @@
+"""What ``sample.prior`` draws z from: the model's own prior, or a Gaussian mixture fitted to the aggregate posterior.
+
+``sample.prior=fitted`` (``Run.sample(..., prior="fitted")``) fits ``models.fitted_prior.GaussianMixture`` to
+FIT_POINTS draws of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) of the training rows (a row drawn
+uniformly, then z ~ q(z|x) of it), with full covariances and each number of components of COMPONENT_CANDIDATES,
+and keeps whichever prior gives the highest log-likelihood to VALIDATION_POINTS draws of the validation rows' q(z):
+one of these mixtures, or the model's own p(z) when none fits the held-out rows better (a table of a hundred rows
+has a lumpy aggregate posterior that a mixture follows too closely). The fit is seeded (FIT_SEED), so it is the same
+every time; it is kept beside the checkpoint it was fitted to (``checkpoints/best.ckpt`` ->
+``checkpoints/best.latent_prior.pt``): tensors and plain values only, read with ``torch.load(weights_only=True)``,
+and fitted again when the checkpoint has changed since. It is p(z), for unconditional models of one latent layer.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from vae_lab.atomic_files import replace_atomically
+from vae_lab.errors import ConfigError
+from vae_lab.models.fitted_prior import Covariance, GaussianMixture, chosen_mixture
+from vae_lab.trained_run import TrainedRun
+
+log = logging.getLogger(__name__)
+
+LatentPrior = Literal["model", "fitted"]
+PRIORS = ("model", "fitted")
+FIT_POINTS = 10_000
+VALIDATION_POINTS = 5_000
+COMPONENT_CANDIDATES = (1, 2, 4, 8, 16, 32)
+FIT_SEED = 0
+COVARIANCE: Covariance = "full"
+ENCODE_BATCH = 1000
+
+
+def latent_prior(run: TrainedRun, prior: str) -> GaussianMixture | None:
+    """The prior to draw z from: None for the model's own p(z) (``"model"``, or ``"fitted"`` where no mixture fits the
+    validation rows better), else the fitted mixture."""
+    if prior not in PRIORS:
+        raise ConfigError(f"sample.prior must be model (the model's own p(z)) or fitted (a mixture fitted to the training rows' posteriors), got {prior!r}")
+    if prior == "model":
+        return None
+    if run.vae.condition_dim:
+        raise ConfigError(
+            "sample.prior=fitted fits p(z) to the posteriors of all training rows, and this model is conditional (model.condition): "
+            "its samples would not follow the asked conditions; use sample.prior=model (its p(z|c))"
+        )
+    if len(run.vae.layer_dims) > 1:
+        raise ConfigError("sample.prior=fitted fits a prior to one latent layer, and this model is a hierarchy (model.hierarchy); use sample.prior=model")
+    return kept_or_fitted(run)
+
+
+def kept_or_fitted(run: TrainedRun) -> GaussianMixture | None:
+    """The prior kept beside the run's checkpoint if it was chosen for this very checkpoint, else a new choice, then kept:
+    a fitted mixture, or None for the model's own p(z)."""
+    path = fitted_prior_path(run.path)
+    fitted_to = checkpoint_identity(run)
+    if path.is_file():
+        kept = torch.load(path, map_location="cpu", weights_only=True)
+        if kept.get("fitted_to") == fitted_to:
+            return None if kept["mixture"] is None else GaussianMixture(**kept["mixture"])
+        log.info("%s was fitted to an earlier state of %s; fitting it again", path.name, run.path.name)
+    mixture, scores = chosen_prior(run)
+    log.info(
+        "sample.prior=fitted: %s (validation log-likelihood per candidate: %s); kept in %s",
+        "the model's own prior" if mixture is None else f"a mixture of {mixture.components}",
+        ", ".join(f"{candidate}: {score:.3f}" for candidate, score in scores.items()),
+        path,
+    )
+    content = {"mixture": None if mixture is None else mixture.state_dict(), "fitted_to": fitted_to, "validation_log_likelihood": scores}
+    try:
+        replace_atomically(path, lambda file: torch.save(content, file))
+    except OSError as error:
+        log.warning("could not keep the fitted prior in %s (%s); it will be fitted again next time", path, error)
+    return mixture
+
+
+def fitted_prior_path(checkpoint: Path) -> Path:
+    """Where the prior fitted to `checkpoint` is kept: beside it, ``<name>.latent_prior.pt``."""
+    return checkpoint.with_name(f"{checkpoint.stem}.latent_prior.pt")
+
+
+def checkpoint_identity(run: TrainedRun) -> dict[str, Any]:
+    """What tells a checkpoint's later state from this one: its training step and epoch, its file's size, and how the prior is fitted."""
+    return {
+        "epoch": run.epoch,
+        "global_step": run.global_step,
+        "checkpoint_bytes": run.path.stat().st_size,
+        "fit": {"points": FIT_POINTS, "validation_points": VALIDATION_POINTS, "candidates": list(COMPONENT_CANDIDATES), "seed": FIT_SEED},
+    }
+
+
+def chosen_prior(run: TrainedRun) -> tuple[GaussianMixture | None, dict[str | int, float]]:
+    """The mixture fitted to the training rows' aggregate posterior that fits the validation rows' best, or None where the
+    model's own p(z) fits them better; and the validation log-likelihood per candidate ("model", then each number of components)."""
+    if not len(run.datamodule.split("val")):
+        raise ConfigError("sample.prior=fitted chooses its number of components on the validation rows, and this run has none (data.val_size=0)")
+    generator = torch.Generator().manual_seed(FIT_SEED)
+    train = aggregate_posterior_draws(run, "train", FIT_POINTS, generator)
+    validation = aggregate_posterior_draws(run, "val", VALIDATION_POINTS, generator)
+    mixture, scores = chosen_mixture(train, validation, COMPONENT_CANDIDATES, COVARIANCE, FIT_SEED)
+    with torch.inference_mode():
+        own = run.vae.prior.log_prob(validation.to(next(run.vae.parameters()).device, torch.float32)).double().mean().item()
+    candidates: dict[str | int, float] = {"model": own}
+    candidates.update(scores.items())
+    return (None if own >= max(scores.values()) else mixture), candidates
+
+
+@torch.inference_mode()
+def aggregate_posterior_draws(run: TrainedRun, split: str, count: int, generator: torch.Generator) -> torch.Tensor:
+    """`count` draws of (1/N) sum_n q(z|x_n) over the split's rows: a row uniformly, then z ~ q(z|x) of it; (count, latent_dim)."""
+    device = next(run.vae.parameters()).device
+    means, log_vars = [], []
+    for x in run.datamodule.split(split).x_batches(ENCODE_BATCH):
+        mean, log_var = run.vae.posterior_parameters(x.to(device))
+        means.append(mean.double().cpu())
+        log_vars.append(log_var.double().cpu())
+    mean, log_var = torch.cat(means), torch.cat(log_vars)
+    row = torch.randint(len(mean), (count,), generator=generator)
+    noise = torch.randn(count, mean.shape[1], generator=generator, dtype=mean.dtype)
+    return mean[row] + torch.exp(0.5 * log_var[row]) * noise
