@@ -298,8 +298,13 @@ def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path)
     between = np.linspace(income.forward(np.array([brackets[0]]))[0], income.forward(np.array([brackets[-1]]))[0], 500)
     decoded = income.decode(between[:, None])
     assert set(decoded) <= set(brackets.astype(float)) and len(set(decoded)) == 24
-    nearest_by_hand = brackets[np.abs(brackets[None, :] - (between * income.std + income.mean)[:, None]).argmin(axis=1)]
-    assert decoded.tolist() == nearest_by_hand.astype(float).tolist()
+    shares = frame["income"].value_counts(normalize=True).sort_index().to_numpy()
+    numbers = between * income.std + income.mean
+    low = np.searchsorted(brackets, numbers, side="right") - 1  # the bracket at or below each number, and the next one
+    high = np.minimum(low + 1, 23)
+    gap_share = (numbers - brackets[low]) / np.maximum(brackets[high] - brackets[low], 1e-12)
+    by_hand = np.where(gap_share > shares[low] / (shares[low] + shares[high]), brackets[high], brackets[low])
+    assert decoded.tolist() == by_hand.astype(float).tolist()  # the gap divided by the two values' shares
 
     _, unsnapped = infer(path, snap_repeats=None)
     assert unsnapped.columns[0].support == []
