@@ -8,7 +8,7 @@ import torch
 from conftest import SHARED_TABLES
 
 import vae_lab
-from vae_lab.api.latent_prior import COMPONENT_CANDIDATES, fitted_prior_path
+from vae_lab.api.latent_prior import COMPONENT_CANDIDATES, clearly_better, fitted_prior_path
 from vae_lab.errors import ConfigError
 
 CARS = SHARED_TABLES / "cars.csv"
@@ -64,3 +64,15 @@ def test_a_conditional_model_refuses_the_fitted_prior_and_names_the_option(tmp_p
     run = vae_lab.load_run(results["run_dir"])
     with pytest.raises(ConfigError, match=r"sample.prior=fitted .* conditional \(model.condition\).*use sample.prior=model"):
         run.sample_table(10, condition={"Origin": "Japan"}, prior="fitted")
+
+
+def test_a_mixture_replaces_the_models_prior_only_when_it_wins_by_more_than_two_standard_errors_over_the_rows():
+    def gains(rows: int, draws_per_row: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's draws gain 0.1 + 1 or 0.1 - 1 nats, alternately: a mean gain of 0.1, a spread over rows of about 1."""
+        per_row = 0.1 + torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(rows // 2)
+        return per_row.repeat_interleave(draws_per_row), torch.arange(rows).repeat_interleave(draws_per_row)
+
+    assert not clearly_better(*gains(10))  # standard error 0.33: ten rows cannot tell a gain of 0.1
+    assert clearly_better(*gains(1000))  # standard error 0.03
+    assert clearly_better(torch.full((60,), 0.1, dtype=torch.float64), torch.arange(3).repeat_interleave(20))  # the same gain on every row
+    assert not clearly_better(torch.full((20,), 5.0, dtype=torch.float64), torch.zeros(20, dtype=torch.long))  # one row: no error to judge by
