@@ -48,7 +48,7 @@ def latent_prior(run: TrainedRun, prior: str) -> GaussianMixture | None:
             "its samples would not follow the asked conditions; use sample.prior=model (its p(z|c))"
         )
     if len(run.vae.layer_dims) > 1:
-        raise ConfigError("sample.prior=fitted fits a prior to one latent layer, and this model is a hierarchy (model.hierarchy); use sample.prior=model")
+        raise ConfigError("sample.prior=fitted fits a prior to one latent layer, and this model is a hierarchy (hierarchy=ladder); use sample.prior=model")
     return kept_or_fitted(run)
 
 
