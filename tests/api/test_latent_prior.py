@@ -42,7 +42,7 @@ def test_fitted_prior_rows_are_the_tables_rows_and_the_mixture_is_kept_as_plain_
     assert torch.equal(again.sample(50, seed=1, prior="fitted"), cars_run.sample(50, seed=1, prior="fitted"))
 
 
-def test_a_changed_checkpoint_gets_the_prior_fitted_again_and_the_same_fit_from_scratch(cars_run):
+def test_a_changed_checkpoint_or_an_unreadable_file_gets_the_prior_fitted_again_the_same_as_before(cars_run):
     path = fitted_prior_path(cars_run.path)
     cars_run.sample(10, seed=0, prior="fitted")
     kept = torch.load(path, weights_only=True)
@@ -52,6 +52,10 @@ def test_a_changed_checkpoint_gets_the_prior_fitted_again_and_the_same_fit_from_
     refit = torch.load(path, weights_only=True)
     assert refit["fitted_to"] == kept["fitted_to"]
     assert refit["validation_log_likelihood"] == kept["validation_log_likelihood"]  # seeded: the same fit
+
+    path.write_bytes(b"not a torch file")  # a truncated or foreign file is fitted again, not an error
+    cars_run.sample(10, seed=0, prior="fitted")
+    assert torch.load(path, weights_only=True)["validation_log_likelihood"] == kept["validation_log_likelihood"]
 
 
 def test_an_unknown_prior_is_one_message(cars_run):

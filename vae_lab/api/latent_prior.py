@@ -58,10 +58,10 @@ def kept_or_fitted(run: TrainedRun) -> GaussianMixture | None:
     path = fitted_prior_path(run.path)
     fitted_to = checkpoint_identity(run)
     if path.is_file():
-        kept = torch.load(path, map_location="cpu", weights_only=True)
+        kept = read_kept(path)
         if kept.get("fitted_to") == fitted_to:
             return None if kept["mixture"] is None else GaussianMixture(**kept["mixture"])
-        log.info("%s was fitted to an earlier state of %s; fitting it again", path.name, run.path.name)
+        log.info("%s was not fitted to this state of %s; fitting it again", path.name, run.path.name)
     mixture, scores = chosen_prior(run)
     log.info(
         "sample.prior=fitted: %s (validation log-likelihood per candidate: %s); kept in %s",
@@ -75,6 +75,16 @@ def kept_or_fitted(run: TrainedRun) -> GaussianMixture | None:
     except OSError as error:
         log.warning("could not keep the fitted prior in %s (%s); it will be fitted again next time", path, error)
     return mixture
+
+
+def read_kept(path: Path) -> dict[str, Any]:
+    """The content of a kept prior file, or {} (with a warning) when it cannot be read: it is then fitted again."""
+    try:
+        kept = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load raises many types for truncated or foreign files; weights_only runs nothing
+        log.warning("%s cannot be read (%s: %s); fitting the prior again", path, type(error).__name__, error)
+        return {}
+    return kept if isinstance(kept, dict) else {}
 
 
 def fitted_prior_path(checkpoint: Path) -> Path:
