@@ -6,10 +6,10 @@ uniformly, then z ~ q(z|x) of it), with full covariances and each number of comp
 and keeps the one that gives the highest log-likelihood to VALIDATION_POINTS draws of the validation rows' q(z) if
 it beats the model's own p(z) there by more than two standard errors over the validation rows; else the model's own
 (a table of a hundred rows has a lumpy aggregate posterior that a mixture follows too closely, and too few
-validation rows to tell). The fit is seeded (FIT_SEED), so it is the same
-every time; it is kept beside the checkpoint it was fitted to (``checkpoints/best.ckpt`` ->
-``checkpoints/best.latent_prior.pt``): tensors and plain values only, read with ``torch.load(weights_only=True)``,
-and fitted again when the checkpoint has changed since. It is p(z), for unconditional models of one latent layer.
+validation rows to tell). The fit is seeded (FIT_SEED), so it is the same every time; it is kept beside the
+checkpoint it was fitted to (``checkpoints/epoch034-step001400.ckpt`` -> ``epoch034-step001400.latent_prior.pt``):
+tensors and plain values only, read with ``torch.load(weights_only=True)``, and fitted again when the checkpoint
+has changed since. It is p(z), for unconditional models of one latent layer.
 """
 
 import logging
