@@ -8,7 +8,7 @@ import torch
 from conftest import SHARED_TABLES
 
 import vae_lab
-from vae_lab.api.latent_prior import COMPONENT_CANDIDATES, fitted_prior_path
+from vae_lab.api.latent_prior import COMPONENT_CANDIDATES, clearly_better, fitted_prior_path
 from vae_lab.errors import ConfigError
 
 CARS = SHARED_TABLES / "cars.csv"
@@ -42,7 +42,7 @@ def test_fitted_prior_rows_are_the_tables_rows_and_the_mixture_is_kept_as_plain_
     assert torch.equal(again.sample(50, seed=1, prior="fitted"), cars_run.sample(50, seed=1, prior="fitted"))
 
 
-def test_a_changed_checkpoint_gets_the_prior_fitted_again_and_the_same_fit_from_scratch(cars_run):
+def test_a_changed_checkpoint_or_an_unreadable_file_gets_the_prior_fitted_again_the_same_as_before(cars_run):
     path = fitted_prior_path(cars_run.path)
     cars_run.sample(10, seed=0, prior="fitted")
     kept = torch.load(path, weights_only=True)
@@ -52,6 +52,10 @@ def test_a_changed_checkpoint_gets_the_prior_fitted_again_and_the_same_fit_from_
     refit = torch.load(path, weights_only=True)
     assert refit["fitted_to"] == kept["fitted_to"]
     assert refit["validation_log_likelihood"] == kept["validation_log_likelihood"]  # seeded: the same fit
+
+    path.write_bytes(b"not a torch file")  # a truncated or foreign file is fitted again, not an error
+    cars_run.sample(10, seed=0, prior="fitted")
+    assert torch.load(path, weights_only=True)["validation_log_likelihood"] == kept["validation_log_likelihood"]
 
 
 def test_an_unknown_prior_is_one_message(cars_run):
@@ -64,3 +68,15 @@ def test_a_conditional_model_refuses_the_fitted_prior_and_names_the_option(tmp_p
     run = vae_lab.load_run(results["run_dir"])
     with pytest.raises(ConfigError, match=r"sample.prior=fitted .* conditional \(model.condition\).*use sample.prior=model"):
         run.sample_table(10, condition={"Origin": "Japan"}, prior="fitted")
+
+
+def test_a_mixture_replaces_the_models_prior_only_when_it_wins_by_more_than_two_standard_errors_over_the_rows():
+    def gains(rows: int, draws_per_row: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's draws gain 0.1 + 1 or 0.1 - 1 nats, alternately: a mean gain of 0.1, a spread over rows of about 1."""
+        per_row = 0.1 + torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(rows // 2)
+        return per_row.repeat_interleave(draws_per_row), torch.arange(rows).repeat_interleave(draws_per_row)
+
+    assert not clearly_better(*gains(10))  # standard error 0.33: ten rows cannot tell a gain of 0.1
+    assert clearly_better(*gains(1000))  # standard error 0.03
+    assert clearly_better(torch.full((60,), 0.1, dtype=torch.float64), torch.arange(3).repeat_interleave(20))  # the same gain on every row
+    assert not clearly_better(torch.full((20,), 5.0, dtype=torch.float64), torch.zeros(20, dtype=torch.long))  # one row: no error to judge by

@@ -111,7 +111,7 @@ class Run(TrainedRun):
         A conditional model samples given `condition` ({"label": 7}, {"weather": "rain"}, or a list of n values
         per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows.
         prior: ``"model"``, the model's own p(z), or ``"fitted"``, a mixture fitted to the training rows' posteriors where it
-        fits the validation rows' better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``."""
+        fits the validation rows' clearly better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``."""
         return self.sample_given(n, mode, seed, condition, prior=prior)[0]
 
     def sample_given(

@@ -11,7 +11,7 @@ for each label, a grid row per label), ``condition.weather=rain`` and more colum
 the conditions of training rows. Tables keep the condition columns as given.
 
 ``sample.prior=fitted`` draws z from a Gaussian mixture fitted to the training rows' posteriors instead of the
-model's own prior (``sample.prior=model``) where it fits the validation rows' better: fitted once per checkpoint,
+model's own prior (``sample.prior=model``) where it fits the validation rows' clearly better: fitted once per checkpoint,
 kept beside it (``api.latent_prior``).
 """
 

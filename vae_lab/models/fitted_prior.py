@@ -64,20 +64,15 @@ class GaussianMixture(nn.Module):
 def component_log_densities(points: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> torch.Tensor:
     """log N(x_n; mean_k, L_k L_k^T) for every point and component: points (n, dim) -> (n, components).
 
-    log N = -0.5 (dim log 2 pi + (x - mean)^T P (x - mean)) - sum_d log L_dd with the precision P = (L L^T)^-1; the
-    quadratic form x^T P x - 2 mean^T P x + mean^T P mean comes from matrix products with the outer products x x^T
-    (n, dim^2), never a (components, n, dim) tensor.
+    With u = L^-1 (x - mean): log N = -0.5 (dim log 2 pi + |u|^2) - sum_d log L_dd. One component at a time, so the
+    memory is that of the points, (n, dim), whatever the number of components.
     """
-    precisions = torch.cholesky_inverse(scale_tril)  # (components, dim, dim)
-    projected_means = (precisions @ means[:, :, None]).squeeze(-1)  # P mean, (components, dim)
-    quadratic = (outer_products(points) @ precisions.flatten(1).T - 2 * points @ projected_means.T + (means * projected_means).sum(dim=1)).clamp_min(0)
-    log_det = torch.log(torch.diagonal(scale_tril, dim1=1, dim2=2)).sum(dim=1)  # log |L_k|, (components,)
-    return -0.5 * (points.shape[1] * LOG_2PI + quadratic) - log_det
-
-
-def outer_products(points: torch.Tensor) -> torch.Tensor:
-    """x x^T of every point, flattened: (n, dim) -> (n, dim * dim)."""
-    return (points[:, :, None] * points[:, None, :]).flatten(1)
+    columns = []
+    for mean, tril in zip(means, scale_tril):
+        whitened = torch.linalg.solve_triangular(tril, (points - mean).T, upper=False)  # (dim, n)
+        log_det = torch.log(torch.diagonal(tril)).sum()
+        columns.append(-0.5 * (points.shape[1] * LOG_2PI + (whitened**2).sum(dim=0)) - log_det)
+    return torch.stack(columns, dim=1)
 
 
 def fit_gaussian_mixture(
@@ -114,13 +109,18 @@ def maximization(x: torch.Tensor, responsibilities: torch.Tensor, covariance: Co
     means = responsibilities.T @ x / counts[:, None]
     identity = torch.eye(x.shape[1], dtype=x.dtype)
     if covariance == "full":
-        second_moments = (responsibilities.T @ outer_products(x)).view(-1, x.shape[1], x.shape[1]) / counts[:, None, None]
-        covariances = second_moments - means[:, :, None] * means[:, None, :] + COVARIANCE_FLOOR * identity
-        scale_tril = torch.linalg.cholesky(covariances)
+        covariances = torch.stack([weighted_covariance(x, mean, weights) for mean, weights in zip(means, responsibilities.T / counts[:, None])])
+        scale_tril = torch.linalg.cholesky(covariances + COVARIANCE_FLOOR * identity)
     else:
         variances = (responsibilities.T @ x**2) / counts[:, None] - means**2
         scale_tril = torch.diag_embed(torch.sqrt(variances.clamp_min(0) + COVARIANCE_FLOOR))
     return GaussianMixture(means, scale_tril, torch.log(counts / counts.sum()))
+
+
+def weighted_covariance(x: torch.Tensor, mean: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_n weights_n (x_n - mean)(x_n - mean)^T: x (n, dim), mean (dim,), weights (n,) summing to one -> (dim, dim)."""
+    centred = x - mean
+    return centred.T @ (weights[:, None] * centred)
 
 
 def kmeans_plus_plus(x: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
