@@ -174,7 +174,7 @@ class CSVDataModule(InMemoryDataModule):
         integers and categories as their labels, after the condition columns as `given` (each variable's n values by name);
         the target and the other dropped columns are not generated."""
         schema = self.fitted_schema()
-        frame = schema.inverse(x, schema.generated_mask(x))
+        frame = schema.inverse(x, schema.generated_mask(x), generated=True)
         if schema.constants:  # their cells drawn with the torch seed that drew x
             frame = schema.with_constants(frame, np.random.default_rng(int(torch.randint(2**62, ()))))
         for position, (name, values) in enumerate((given or {}).items()):

@@ -204,7 +204,7 @@ def frame_as_text(frame: pd.DataFrame, dialect: TableDialect) -> pa.Table:
 
 def written_copy(frame: pd.DataFrame, schema: TableSchema, missing: np.ndarray, filled: torch.Tensor) -> pd.DataFrame:
     """`frame` (the input as text) with the missing cells of the modelled columns set from model rows `filled` (n, width)."""
-    values = schema.inverse(filled)
+    values = schema.inverse(filled, generated=True)
     for i, column in enumerate(schema.columns):
         rows = missing[:, i]
         if rows.any():

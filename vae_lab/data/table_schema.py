@@ -272,21 +272,23 @@ class TableSchema:
             mask[:, start : start + column.width] = ~column.generated_missing(x[:, start : start + column.slots])[:, None]
         return mask
 
-    def values(self, x: Any, mask: Any = None) -> pd.DataFrame:
+    def values(self, x: Any, mask: Any = None, generated: bool = False) -> pd.DataFrame:
         """The modelled columns as values the metrics compare: numbers (dates as their time index) and labels.
 
         x: (n, width) model space (a tensor or array), a sample or E[x|z]; cells whose mask is False come back missing
-        (for generated rows: ``generated_mask``; without a mask every cell has a value).
+        (for generated rows: ``generated_mask``; without a mask every cell has a value). generated: the rows are the
+        model's (``Column.decode_generated``), not real rows encoded (decoded exactly).
         """
-        return self._decoded(x, mask, written=False)
+        return self._decoded(x, mask, written=False, generated=generated)
 
-    def inverse(self, x: Any, mask: Any = None) -> pd.DataFrame:
+    def inverse(self, x: Any, mask: Any = None, generated: bool = False) -> pd.DataFrame:
         """The modelled columns as the file writes them: numbers in their units, rounded as written (integers
         as integers), labels, dates and decorated numbers as their text; missing where the mask is False.
 
-        A categorical block gives its most likely category (argmax), a binary slot its value above 0.5.
+        A categorical block gives its most likely category (argmax), a binary slot its value above 0.5. generated: as
+        in ``values``.
         """
-        return self._decoded(x, mask, written=True)
+        return self._decoded(x, mask, written=True, generated=generated)
 
     def with_constants(self, frame: pd.DataFrame, generator: np.random.Generator) -> pd.DataFrame:
         """Decoded rows (``inverse``) with the constant columns put back in their file places, each cell one of the
@@ -301,12 +303,13 @@ class TableSchema:
                 columns[name] = pd.array(cells, dtype="string")
         return pd.DataFrame(columns, index=frame.index)
 
-    def _decoded(self, x: Any, mask: Any, written: bool) -> pd.DataFrame:
+    def _decoded(self, x: Any, mask: Any, written: bool, generated: bool) -> pd.DataFrame:
         x = as_array(x)
         mask = None if mask is None else np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask, dtype=bool)
         data = {}
         for column, start in zip(self.columns, self.starts):
-            values = column.decode(x[:, start : start + column.width])
+            block = x[:, start : start + column.width]
+            values = column.decode_generated(block) if generated else column.decode(block)
             observed = np.ones(len(x), dtype=bool) if mask is None else mask[:, start]
             if written or column.format.type == TEXT:
                 data[column.name] = column.format.write(values, observed)

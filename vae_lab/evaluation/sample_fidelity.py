@@ -28,7 +28,7 @@ def sample_fidelity(datamodule: InMemoryDataModule, samples: torch.Tensor, split
         return {}
     schema = datamodule.fitted_schema()
     real, train = datamodule.split(split), datamodule.split("train")
-    synthetic = schema.values(samples, schema.generated_mask(samples))
+    synthetic = schema.values(samples, schema.generated_mask(samples), generated=True)
     real_values = schema.values(real.x, real.mask)
     fidelity = tabular_fidelity(real_values, synthetic, schema.columns)
     generator = torch.Generator().manual_seed(datamodule.seed)
@@ -55,7 +55,7 @@ def fidelity_given(datamodule: InMemoryDataModule, sample: Callable[[torch.Tenso
     schema = datamodule.fitted_schema()
 
     def compare(real: Split, samples: torch.Tensor) -> dict[str, Any]:
-        synthetic = schema.values(samples, schema.generated_mask(samples))
+        synthetic = schema.values(samples, schema.generated_mask(samples), generated=True)
         return tabular_fidelity(schema.values(real.x, real.mask), synthetic, schema.columns)
 
     return fidelity_per_condition(sample, datamodule.split(split), count, compare, conditions)

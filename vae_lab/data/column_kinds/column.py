@@ -128,6 +128,11 @@ class Column:
         """(n, width) model values -> (n,) values (numbers or labels)."""
         raise NotImplementedError
 
+    def decode_generated(self, block: np.ndarray) -> np.ndarray:
+        """(n, width) model values the model generated (a sample, E[x|z], an imputed cell) -> (n,) values: ``decode``,
+        where a kind may keep generated values to what the data holds (real rows decode exactly, with ``decode``)."""
+        return self.decode(block)
+
     def codes(self, values: np.ndarray | pa.ChunkedArray, missing: np.ndarray) -> np.ndarray:
         """(n,) int64 category index of each value, -1 where missing or unknown: what a condition or target on a column
         that is not numerical is coded as (``categories`` name the codes)."""

@@ -38,7 +38,7 @@ class NumericColumn(Column):
     support, support_shares: the training values and their shares, when a few values repeat often (at most
     ``data.max_categories`` values, each in ``data.snap_repeats`` rows on average: household incomes coded in 24
     brackets, ages in years); generated numbers are then moved to one of them, as a measurement that only takes those
-    values does (``snapped``; empty: no snapping).
+    values does (``decode_generated``, ``snapped``; empty: no snapping). Real rows decode exactly.
     """
 
     kind: ClassVar[str] = "numeric"
@@ -118,7 +118,7 @@ class NumericColumn(Column):
             values = np.sign(values) * np.expm1(np.minimum(np.abs(values), 700.0))
         elif self.transform == "quantile":
             values = piecewise_linear(values, np.asarray(self.scores), np.asarray(self.knots))
-        return self.format.round(values) if not self.support else snapped(values, np.asarray(self.support), np.asarray(self.support_shares))
+        return self.format.round(values)
 
     def bounds(self) -> tuple[float, float]:
         """(low, high) in model space of the value slot: the training range (``clip``), or without it [0, inf) for a
@@ -141,6 +141,14 @@ class NumericColumn(Column):
 
     def decode(self, block: np.ndarray) -> np.ndarray:
         return self.backward(block[:, 0])
+
+    def decode_generated(self, block: np.ndarray) -> np.ndarray:
+        """Generated numbers, on the training values where the column has a ``support``."""
+        return self.snap(self.decode(block))
+
+    def snap(self, values: np.ndarray) -> np.ndarray:
+        """`values` moved to the ``support`` (unchanged without one)."""
+        return snapped(values, np.asarray(self.support), np.asarray(self.support_shares)) if self.support else values
 
     def fidelity(self, real: pd.Series, synthetic: pd.Series) -> dict[str, Any]:
         """Also ``range_violation``: the share of synthetic values outside the training range."""
@@ -231,6 +239,12 @@ class PointMassColumn(NumericColumn):
         component = block[:, 1:].argmax(axis=1)
         masses = np.asarray([*self.masses, np.nan])[component]
         return np.where(component < len(self.masses), masses, self.backward(block[:, 0]))
+
+    def decode_generated(self, block: np.ndarray) -> np.ndarray:
+        """Generated numbers; those of the continuous part on its training values where it has a ``support``."""
+        values = self.decode(block)
+        on_mass = block[:, 1:].argmax(axis=1) < len(self.masses)
+        return np.where(on_mass, values, self.snap(values))
 
     def fidelity(self, real: pd.Series, synthetic: pd.Series) -> dict[str, Any]:
         """Also ``point_mass_error``: the mean over the masses of |share of real values there - share of synthetic ones|."""
