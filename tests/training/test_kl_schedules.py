@@ -1,7 +1,10 @@
 """KL weight schedules over steps and epochs, and their validation."""
 
 import pytest
+from omegaconf import OmegaConf
 
+from vae_lab.errors import ConfigError
+from vae_lab.training.assembly import build_kl_schedule
 from vae_lab.training.kl_schedules import Constant, Cyclical, LinearWarmup
 
 
@@ -33,3 +36,9 @@ def test_cyclical_over_epochs_with_a_number_of_cycles_ends_at_beta():
     schedule = Cyclical(beta=3.0, cycle_length=2, ratio=1.0, num_cycles=2, unit="epochs")
     assert [schedule(0, epoch) for epoch in (0.0, 1.0, 2.0, 3.0, 3.5)] == pytest.approx([0.0, 1.5, 0.0, 1.5, 2.25])
     assert [schedule(0, epoch) for epoch in (4.0, 5.0, 100.0)] == [3.0, 3.0, 3.0]  # after 2 cycles: beta
+
+
+def test_a_schedule_node_without_a_target_is_one_message():
+    """model.kl_schedule={} (found by the config property test) names nothing to build."""
+    with pytest.raises(ConfigError, match=r"model.kl_schedule names nothing to build .* model/kl_schedule=NAME"):
+        build_kl_schedule(OmegaConf.create({"model": {"kl_schedule": {}, "beta": 1.0}}))

@@ -144,4 +144,7 @@ def build_kl_schedule(cfg: DictConfig) -> KLSchedule:
             f"model.kl_schedule={node} sets a value, but a schedule is a config group: choose it with "
             f"model/kl_schedule={node} (options: constant, linear_warmup, cyclical)"
         )
+    if "_target_" not in node:
+        raise ConfigError("model.kl_schedule names nothing to build (it has no _target_); choose a schedule with model/kl_schedule=NAME "
+                          "(options: constant, linear_warmup, cyclical)")  # fmt: skip
     return build(node, beta=cfg.model.beta)

@@ -276,12 +276,18 @@ def piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarra
 
 
 def snapped(values: np.ndarray, support: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Each value moved to a value of the sorted `support`: the one whose interval holds it, where the boundary between
-    two neighbours s_i < s_j divides the gap by their training shares, s_i + (s_j - s_i) f_i / (f_i + f_j). A model's
-    density spreads each value's mass around it in proportion to its share, so a rare value beside a common one (a
-    range's last value, 72 beside 70 in a column of incomes) takes only its own share of the gap, not half of it."""
+    """Each value between the second and the second-to-last of the sorted `support` values moved to one of them: the one
+    whose interval holds it, where the boundary between two neighbours s_i < s_j divides the gap by their training
+    shares, s_i + (s_j - s_i) f_i / (f_i + f_j). A model's density spreads each value's mass around it in proportion
+    to its share, so a rare value beside a common one (72 beside 70 in a column of incomes) takes only its share of
+    the gap. Values in the two end gaps stay as they are: moved, they would gather on the range's ends a mass the
+    data does not give them (a tail's values are rare, and a value missing from a tail, 90 between ages 89 and 91,
+    is chance)."""
+    if len(support) < 3:
+        return values
     boundaries = support[:-1] + np.diff(support) * shares[:-1] / (shares[:-1] + shares[1:])
-    return support[np.searchsorted(boundaries, values, side="right")]
+    inside = (values >= support[1]) & (values <= support[-2])
+    return np.where(inside, support[np.searchsorted(boundaries, values, side="right")], values)
 
 
 def amount_guess(name: str, format: ValueFormat, distinct: int, options: Any) -> str:
