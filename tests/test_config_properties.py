@@ -167,7 +167,7 @@ def build_cheap_pieces(cfg: DictConfig, command: str) -> None:
         for step, epoch in ((0, 0.0), (1, 0.01), (10**6, 1e3)):
             assert math.isfinite(schedule(step, epoch)), f"KL weight {schedule(step, epoch)} at step {step}"
     elif command == "eval":
-        EvalSettings.from_config(OmegaConf.to_container(cfg.eval), cfg.seed)  # as vae_lab.commands.evaluate reads them
+        EvalSettings.from_config(cfg.eval, cfg.seed)  # as vae_lab.commands.evaluate reads them
 
 
 def test_every_generated_config_value_passes_the_check_and_builds_or_is_one_message(bases):

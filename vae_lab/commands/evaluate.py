@@ -1,10 +1,9 @@
 """``vae-lab eval``: evaluate a checkpoint on a split; write ``eval.json`` and add the metrics to the run's logs."""
 
 import logging
-import typing
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from vae_lab.atomic_files import write_json
 from vae_lab.commands.from_checkpoint import choose_device, load_checkpoint_run, output_path
@@ -16,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate (``Run.evaluate``), write eval.json, log to the run; returns eval.json's content."""
-    settings = EvalSettings.from_config(typing.cast(dict[str, Any], OmegaConf.to_container(cfg.eval)), cfg.seed)
+    settings = EvalSettings.from_config(cfg.eval, cfg.seed)
     device = choose_device(cfg.device)
     run = load_checkpoint_run(cfg).to(device)
     output = output_path(cfg, run, "eval.json")

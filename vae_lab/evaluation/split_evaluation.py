@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from vae_lab.config_schema import AtLeastOne, NonNegative, NonNegativeInt, Positive, validated
 from vae_lab.data.in_memory import InMemoryDataModule, Split
@@ -64,8 +65,13 @@ class EvalSettings:
     seed: int = 0
 
     @classmethod
-    def from_config(cls, node: dict[str, Any], seed: int) -> "EvalSettings":
-        """The settings of the ``eval`` node, checked (config_schema): a bad or unknown key is a ConfigError."""
+    def from_config(cls, node: Any, seed: int) -> "EvalSettings":
+        """The settings of the ``eval`` node (a config node or plain dict), checked (config_schema): a bad or unknown key,
+        or a node that is not one of settings (``eval=null``), is a ConfigError."""
+        if OmegaConf.is_config(node):
+            node = OmegaConf.to_container(node)
+        if not isinstance(node, dict):
+            raise ConfigError(f"eval={node!r}: eval is the node of evaluation settings (conf/eval.yaml), e.g. eval.iwae_samples=5000")
         unknown = sorted(set(node) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown eval settings: {', '.join(unknown)}; see conf/eval.yaml")

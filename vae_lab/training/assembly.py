@@ -147,4 +147,8 @@ def build_kl_schedule(cfg: DictConfig) -> KLSchedule:
     if "_target_" not in node:
         raise ConfigError("model.kl_schedule names nothing to build (it has no _target_); choose a schedule with model/kl_schedule=NAME "
                           "(options: constant, linear_warmup, cyclical)")  # fmt: skip
-    return build(node, beta=cfg.model.beta)
+    schedule = build(node, beta=cfg.model.beta)
+    if not isinstance(schedule, KLSchedule):
+        raise ConfigError(f"model.kl_schedule._target_={node._target_} builds a {type(schedule).__name__}, not a KL schedule; "
+                          "choose one with model/kl_schedule=NAME (options: constant, linear_warmup, cyclical)")  # fmt: skip
+    return schedule
