@@ -254,7 +254,8 @@ class PointMassColumn(NumericColumn):
 
     def describe(self) -> str:
         shown = ", ".join(f"{mass:g} ({share:.0%})" for mass, share in zip(self.masses, self.shares))
-        return f"{self.kind} ({self.format.describe()}, masses {shown}, {self.transform})"
+        snapped = f", the rest on its {len(self.support)} values" if self.support else ""
+        return f"{self.kind} ({self.format.describe()}, masses {shown}, {self.transform}{snapped})"
 
 
 def quantile_knots(values: np.ndarray) -> tuple[list[float], list[float]]:
