@@ -29,7 +29,7 @@ float32 error in the tails).
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -116,8 +116,10 @@ class SchemaOptions:
 
     @classmethod
     def of(cls, **settings: Any) -> "SchemaOptions":
-        """The options from ``data.*`` settings, where a kind's override name (``categorical=[...]``) sets ``kinds``."""
-        kinds = {name: settings.pop(name) for name in list(settings) if name in overridable_kinds()}
+        """The options from ``data.*`` settings: a name that is no option is a kind's override (``categorical=[...]``),
+        checked against the registry."""
+        options = {f.name for f in fields(cls)}
+        kinds = {name: settings.pop(name) for name in list(settings) if name not in options}
         return cls(kinds=kinds, **settings)
 
     @staticmethod
