@@ -174,6 +174,12 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
     return subprocess.run([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), capture_output=True, text=True, timeout=timeout)
 
 
+def start_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `python -m vae_lab ARGS` in `cwd` in a session of its own (so a signal reaches it alone), output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
 def assert_one_clear_message(result: subprocess.CompletedProcess, *fragments: str, code: int | None = None) -> None:
     """A command that failed (with status `code`, if given) with one message holding every fragment, and no traceback."""
     output = result.stdout + result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PROBES, TINY, cli_environment, compose_train, read_results, run_cli
+from conftest import PROBES, TINY, compose_train, read_results, run_cli, start_cli
 from PIL import Image
 from wandb_offline import offline_runs, read_offline_run
 
@@ -53,14 +53,7 @@ def test_sigkill_mid_epoch_then_the_same_command_finishes_like_an_uninterrupted_
         "+callbacks.hold.step=14",
         f"+callbacks.hold.marker={marker}",
     ]
-    first = subprocess.Popen(
-        [sys.executable, "-m", "vae_lab", *command],
-        cwd=tmp_path,
-        env=cli_environment(PROBES),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first = start_cli(command, tmp_path, PROBES)
     try:
         deadline = time.time() + 240
         while not marker.exists() and first.poll() is None and time.time() < deadline:

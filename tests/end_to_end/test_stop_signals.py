@@ -3,13 +3,11 @@ and the same command resumes to the same final step and test ELBO as an uninterr
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import PROBES, TINY, cli_environment, compose_train, read_results, run_cli
+from conftest import PROBES, TINY, compose_train, read_results, run_cli, start_cli
 
 from vae_lab.api import fit
 from vae_lab.training.checkpoint_format import read_checkpoint
@@ -21,14 +19,7 @@ RING = [*TINY, "data=ring", "likelihood=gaussian", "data.num_samples=600", "data
 
 def wait_then_signal(command: list[str], cwd: Path, marker: Path, signal_number: int) -> tuple[int, float]:
     """Start `command`, send `signal_number` once `marker` appears; (exit status, seconds from signal to exit)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vae_lab", *command],
-        cwd=cwd,
-        env=cli_environment(PROBES),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_cli(command, cwd, PROBES)
     deadline = time.time() + 240
     while not marker.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.1)
