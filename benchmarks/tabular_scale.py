@@ -61,7 +61,7 @@ def main() -> None:
         rows = datamodule.rows
 
         torch.manual_seed(0)
-        module = VAEModule.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs())
+        module = VAEModule.for_data(cfg, datamodule)
         throughput = TrainingThroughput()
         trainer = build_trainer(cfg, [*build_callbacks(cfg), throughput], [])
         started = time.perf_counter()

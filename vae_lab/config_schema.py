@@ -49,6 +49,7 @@ class ModelSettings:
     """The ``model`` node (conf/model/vae.yaml); ``kl_schedule`` is a node of its own."""
 
     latent_dim: AtLeastOne = 20
+    rows_per_hidden_unit: Positive | None = None
     beta: NonNegative = 1.0
     recon_weight: NonNegative = 1.0
     free_bits: NonNegative = 0.0

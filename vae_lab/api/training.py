@@ -104,7 +104,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     resume_from = checkpoint_to_resume(cfg, run_dir)
 
     datamodule = build_datamodule(cfg)
-    module = VAEModule.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim)
+    module = VAEModule.for_data(cfg, datamodule)
     training = datamodule.split("train")
     if not training.in_memory:  # read from disk: the first rows stand for the rest (a full pass would cost an epoch)
         training = training.rows(torch.arange(min(len(training), CHECKED_ROWS_AT_ONCE)))

@@ -82,12 +82,13 @@ class VAEModule(L.LightningModule):
         self.eval_metrics = nn.ModuleDict({stage: nn.ModuleDict({term: MeanMetric() for term in terms}) for stage in ("val", "test")})
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0) -> "VAEModule":
+    def from_config(cls, cfg: DictConfig, data_shape: tuple[int, ...], likelihood_kwargs: dict[str, Any] | None = None, condition_dim: int = 0,
+                    train_rows: int | None = None) -> "VAEModule":  # fmt: skip
         """The training plan of the run config `cfg` around a freshly initialised VAE (arguments as ``assembly.build_vae``);
         the ``model`` node's training settings are read through their one declaration, ``config_schema.ModelSettings``."""
         settings = model_settings(cfg.model)
         return cls(
-            build_vae(cfg, data_shape, likelihood_kwargs, condition_dim),
+            build_vae(cfg, data_shape, likelihood_kwargs, condition_dim, train_rows),
             optimizer=build_optimizer(cfg.optimizer),
             scheduler=build_scheduler(cfg.scheduler, cfg.optimizer) if cfg.get("scheduler") else None,
             kl_schedule=build_kl_schedule(cfg),
@@ -96,11 +97,17 @@ class VAEModule(L.LightningModule):
         )
 
     @classmethod
+    def for_data(cls, cfg: DictConfig, datamodule: InMemoryDataModule) -> "VAEModule":
+        """``from_config`` for the data of `datamodule`: its shape, what it tells the likelihood, its condition width
+        and its count of training rows."""
+        return cls.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim, len(datamodule.split("train")))
+
+    @classmethod
     def rebuilt(cls, checkpoint: dict[str, Any], cfg: DictConfig, path: Any) -> tuple[InMemoryDataModule, "VAEModule"]:
         """The data module and training plan of `checkpoint` (read from `path` by ``read_checkpoint``), built from `cfg`
         (its run config, where the data may have moved), with its fitted data state and weights, in eval mode."""
         datamodule = build_datamodule(cfg, state=checkpoint.get(datamodule_key(cfg)))
-        module = cls.from_config(cfg, datamodule.data_shape, datamodule.likelihood_kwargs(), datamodule.condition_dim)
+        module = cls.for_data(cfg, datamodule)
         try:
             module.load_state_dict(checkpoint["state_dict"])
         except RuntimeError as error:
