@@ -215,3 +215,42 @@ def test_quoted_cells_and_header_names_are_written_back_as_read(tmp_path):
     assert lines(written)[0] == lines(path)[0] == "\"'price'\",\"'count'\",\"'city'\",\"'unit'\",\"'weight'\""
     assert all(cell.startswith('"') and cell.endswith('"') for cell in lines(written)[1].split(","))
     assert list(pd.read_csv(written).columns) == list(pd.read_csv(path).columns)
+
+
+def r_write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """What R's write.csv(frame) writes: a blank header cell over the row names "1", "2", ..., every name and label
+    quoted, numbers bare, missing cells NA."""
+
+    def cell(value) -> str:
+        if pd.isna(value):
+            return "NA"
+        return f'"{value}"' if isinstance(value, str) else str(value)
+
+    rows = [",".join(['""', *(f'"{name}"' for name in frame.columns)])]
+    rows += [",".join([f'"{i + 1}"', *(cell(value) for value in row)]) for i, row in enumerate(frame.itertuples(index=False))]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_row_names_of_pandas_and_r_are_an_id_column_written_back_with_a_blank_header(tmp_path):
+    """pandas' to_csv and R's write.csv write the row names first, under a blank header cell: the column is named as
+    pandas names it, dropped as ID-like (never generated), and an imputed file keeps it, under its blank cell."""
+    path = tmp_path / "indexed.csv"
+    shop_table(ROWS, seed=0).to_csv(path)  # pandas' default: the index 0, 1, ... first
+    assert lines(path)[0].startswith(",price,")
+    results = trained_run(path, tmp_path)
+    dropped = dict(vae_lab.load_run(results["run_dir"]).datamodule.fitted_schema().dropped)
+    assert "ID-like" in dropped["Unnamed: 0"]
+    assert list(pd.read_csv(sampled(results)).columns) == ["price", "count", "city", "unit", "weight"]
+
+    r_style = tmp_path / "r_style.csv"
+    frame = shop_table(40, seed=1)
+    frame.loc[::4, "weight"] = np.nan
+    r_write_csv(frame, r_style)
+    assert lines(r_style)[:2] == ['"","price","count","city","unit","weight"', f'"1",{frame.price[0]},{frame["count"][0]},"{frame.city[0]}","kg",NA']
+    output = tmp_path / "completed.csv"
+    with initialize_config_module(config_module="vae_lab.conf", version_base="1.3"):
+        impute_csv(compose("impute", [f"ckpt_path={results['best_checkpoint']}", f"input={r_style}", f"output={output}", "device=cpu"]))
+    assert lines(output)[0] == lines(r_style)[0]
+    before, after = pd.read_csv(r_style, index_col=0), pd.read_csv(output, index_col=0)
+    assert list(after.index) == list(before.index) == list(range(1, 41))
+    assert after["weight"].notna().all() and (after["price"] == before["price"]).all()

@@ -10,7 +10,8 @@ unchanged. Files are read as people save them:
 - a byte-order mark names the encoding (UTF-8 with BOM, UTF-16 little- or big-endian: Excel's "Unicode Text")
   unless ``data.encoding`` names another than UTF-8;
 - header names lose surrounding whitespace and one pair of surrounding quotes (``'popul'`` -> ``popul``),
-  as pandas would read them.
+  as pandas would read them; a blank first header cell, the row names that R's ``write.csv`` and pandas'
+  ``to_csv`` write, names the column ``Unnamed: 0`` (as pandas does; written back blank).
 
 The table's metadata keeps how the file was written, so that tables written back look the same
 (``write_csv_atomically``): ``delimiter``, ``encoding`` (as detected), ``quoting`` (``QUOTING``: every
@@ -50,6 +51,7 @@ DEFAULT_NA_VALUES = (
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )  # fmt: skip
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+ROW_NAMES = "Unnamed: 0"  # the column of a blank first header cell (R's write.csv, pandas' to_csv), as pandas names it
 SNIFF_BYTES = 1 << 16  # the header and first rows that decide the delimiter
 SNIFF_ROWS = 50
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -224,6 +226,8 @@ def _header(path: Path, head: str, delimiter: str, detected: bool) -> list[str]:
     names = [_unquoted(name) for name in raw]
     if not any(names):
         raise DataError(f"CSV file {path} has no column names on line 1; the first line must be a header")
+    if not names[0] and len(names) > 1:  # the row names R's write.csv and pandas' to_csv write first
+        names[0] = ROW_NAMES
     blank = [str(i + 1) for i, name in enumerate(names) if not name]
     if blank:
         raise DataError(f"CSV file {path}: column {', '.join(blank)} of the header (line 1) has no name; name every column")

@@ -56,6 +56,7 @@ class CSVDataModule(InMemoryDataModule):
         snap_repeats: float | None = 5,
         clip: bool = True,
         generate_missing: bool = True,
+        determined_columns: bool = True,
         datetime_format: str | None = None,
         thousands: str | None = None,
         decimal: str | None = None,
@@ -85,7 +86,7 @@ class CSVDataModule(InMemoryDataModule):
             kinds={kind: list(names) for kind, names in columns_of_kind.items()}, datetime=list(datetime),
             drop=list(drop), target=target, log=list(log), quantile=list(quantile), skewed=skewed,
             skew_threshold=skew_threshold, max_categories=max_categories, discrete_values=discrete_values,
-            point_mass_share=point_mass_share, snap_repeats=snap_repeats, clip=clip, generate_missing=generate_missing,
+            point_mass_share=point_mass_share, snap_repeats=snap_repeats, clip=clip, generate_missing=generate_missing, determined_columns=determined_columns,
             datetime_format=datetime_format, thousands=thousands, decimal=decimal, na_values=list(na_values), standardize=standardize,
         )  # fmt: skip
         self.schema: TableSchema | None = None

@@ -39,12 +39,14 @@ import pyarrow.compute as pc
 
 from vae_lab.data.cell_values import TEXT, infer_format
 from vae_lab.data.column_kinds import Column, ValueType, kind_named, overridable_kinds
+from vae_lab.data.column_rules import Decoded, DeterminedColumn, find_determined_columns
 from vae_lab.data.conditions import Conditions, ConditionVariable
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES, line_number
 from vae_lab.data.kind_inference import infer_column, target_bins
 from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
+RULE_ROWS = 100_000  # training rows read for the rules between columns (column_rules)
 
 TARGET_BINS = 10  # a numeric target becomes decile labels
 
@@ -71,6 +73,7 @@ class SchemaOptions:
     snap_repeats: float | None = 5
     clip: bool = True
     generate_missing: bool = True
+    determined_columns: bool = True
     datetime_format: str | None = None
     thousands: str | None = None
     decimal: str | None = None
@@ -89,7 +92,7 @@ class SchemaOptions:
             )
         self.kinds = {kind: [str(name) for name in names or []] for kind, names in self.kinds.items()}
         self.target = None if self.target is None else str(self.target)  # Hydra reads data.target=2024 as a number
-        for name in ("standardize", "clip", "generate_missing"):
+        for name in ("standardize", "clip", "generate_missing", "determined_columns"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"data.{name} must be true or false, got {getattr(self, name)!r}")
         if self.skewed not in (None, "log", "quantile"):
@@ -163,13 +166,17 @@ class TableSchema:
     bins that label a numeric one), the condition columns (with their bins), and the missing-value markers.
 
     constants: each dropped column with at most one value in the training rows -> the share of each text of
-    its training cells (``{"EUR": 0.98, "": 0.02}``); file_columns: every column of the file, in its order.
+    its training cells (``{"EUR": 0.98, "": 0.02}``); file_columns: every column of the file, in its order;
+    determined: the modelled columns that are a function of one or two others in every training row
+    (``column_rules``), which generated rows keep.
     """
 
     def __init__(self, columns: list[Column], dropped: dict[str, str], target: Column | None, na_values: list[str],
                  bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None,
-                 constants: dict[str, dict[str, float]] | None = None, file_columns: list[str] | None = None) -> None:  # fmt: skip
+                 constants: dict[str, dict[str, float]] | None = None, file_columns: list[str] | None = None,
+                 determined: list[DeterminedColumn] | None = None) -> None:  # fmt: skip
         self.columns = columns
+        self.determined = list(determined or [])
         self.constants = dict(constants or {})
         self.file_columns = list(file_columns or [column.name for column in columns])
         self.dropped = dropped
@@ -305,14 +312,25 @@ class TableSchema:
                 columns[name] = pd.array(cells, dtype="string")
         return pd.DataFrame(columns, index=frame.index)
 
-    def _decoded(self, x: Any, mask: Any, written: bool, generated: bool) -> pd.DataFrame:
+    def decoded(self, x: Any, mask: Any = None, generated: bool = False) -> Decoded:
+        """Each modelled column's values (n,) and observed mask (n,) of model rows x (n, width); generated rows also
+        keep the ``determined`` columns' rules."""
         x = as_array(x)
         mask = None if mask is None else np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask, dtype=bool)
-        data = {}
+        decoded = {}
         for column, start in zip(self.columns, self.starts):
             block = x[:, start : start + column.width]
             values = column.decode_generated(block) if generated else column.decode(block)
-            observed = np.ones(len(x), dtype=bool) if mask is None else mask[:, start]
+            decoded[column.name] = (values, np.ones(len(x), dtype=bool) if mask is None else mask[:, start])
+        if generated:
+            for rule in self.determined:
+                rule.apply(decoded)
+        return decoded
+
+    def _decoded(self, x: Any, mask: Any, written: bool, generated: bool) -> pd.DataFrame:
+        decoded, data = self.decoded(x, mask, generated), {}
+        for column in self.columns:
+            values, observed = decoded[column.name]
             if written or column.format.type == TEXT:
                 data[column.name] = column.format.write(values, observed)
             elif values.dtype == object:  # numeric categories: numbers
@@ -334,6 +352,7 @@ class TableSchema:
             "conditions": [{"column": column.state_dict(), "bins": list(bins)} for column, bins in self.condition_columns],
             "constants": {name: dict(shares) for name, shares in self.constants.items()},
             "file_columns": list(self.file_columns),
+            "determined": [rule.state_dict() for rule in self.determined],
         }
 
     @classmethod
@@ -344,6 +363,7 @@ class TableSchema:
             None if target is None else Column.from_state_dict(target), state["na_values"], state.get("bins"),
             [(Column.from_state_dict(c["column"]), c["bins"]) for c in state.get("conditions", [])],
             state.get("constants"), state.get("file_columns"),
+            [DeterminedColumn.from_state_dict(rule) for rule in state.get("determined", [])],
         )  # fmt: skip
 
 
@@ -418,6 +438,12 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
     condition_columns.sort(key=lambda pair: order[pair[0].name])
     schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns, constants, table.column_names)
     log.info("%s: %d modelled columns (%s)%s", source, len(columns), schema.describe(), f", target {target.name}" if target else "")
+    if options.determined_columns:
+        rows = pa.array(train_rows[:RULE_ROWS])  # exact decoding (float64), so that numbers match their training values
+        encoded = schema.transform(table.take(rows), source, dtype=np.float64)
+        schema.determined = find_determined_columns(schema.decoded(encoded.x, encoded.mask))
+        for rule in schema.determined:
+            log.info("%s: %s; generated rows keep it (data.determined_columns=false: as the model draws them)", source, rule.describe())
     return schema
 
 
