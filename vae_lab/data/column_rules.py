@@ -23,7 +23,7 @@ import numpy as np
 CHANCE = 1e-6
 MIN_ROWS_PER_GROUP = 3
 MAX_DETERMINANT_VALUES = 100  # A's columns have at most this many distinct values (labels, codes, years)
-MAX_DETERMINANTS = 20  # pairs are sought among the first MAX_DETERMINANTS such columns
+MAX_DETERMINANTS = 30  # pairs are sought among the MAX_DETERMINANTS such columns with the fewest values
 RELATIVE_TOLERANCE = 1e-9  # a generated number equals a training value within this (a real row decodes within float error)
 
 Decoded = dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (values (n,), observed (n,) bool), as TableSchema decodes rows
@@ -104,31 +104,38 @@ def find_determined_columns(decoded: Decoded) -> list[DeterminedColumn]:
     and observed mask, in column order).
 
     Determinants A are tried from the fewest values per column up (then the fewest combinations): a state and a
-    year before a rate that happens to differ in each of their combinations, so that the columns with the fewest
-    values, codes and labels that the model generates on their training values, determine the others. A column that a rule determines determines no other, and a
-    determinant is never determined: rules never chain or loop."""
+    year before a rate that happens to differ in each of their combinations, so that codes and labels, which the
+    model generates on their training values, determine the others. A column that a rule determines determines no
+    other, and a determinant is never determined: rules never chain or loop."""
     names = list(decoded)
     rows = len(next(iter(decoded.values()))[0]) if decoded else 0
     keys = {name: distinct_keys(*decoded[name]) for name in names}
     codes = {name: key_codes(*decoded[name], keys[name]) for name in names}
     candidates = sorted((name for name in names if 2 <= len(keys[name]) <= MAX_DETERMINANT_VALUES), key=lambda name: len(keys[name]))
     candidates = candidates[:MAX_DETERMINANTS]
-    groupings = []
-    for chosen in [*combinations(candidates, 1), *combinations(candidates, 2)]:
-        by = tuple(sorted(chosen, key=names.index))  # in the table's order
+
+    def grouped(by: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's combination of `by` values (n,), and the size of each combination's group."""
         combination = np.zeros(rows, dtype=np.int64)
         for name in by:
             combination = combination * (len(keys[name]) + 1) + codes[name]
-        group_sizes = np.unique(combination, return_counts=True)[1]
-        redundant = len(by) == 2 and len(group_sizes) in (len(np.unique(codes[by[0]])), len(np.unique(codes[by[1]])))
-        if len(group_sizes) * MIN_ROWS_PER_GROUP <= rows and not redundant:
-            groupings.append((max(len(keys[name]) for name in by), len(group_sizes), by, combination, group_sizes))
+        sizes = np.bincount(combination)
+        return combination, sizes[sizes > 0]
+
+    groupings = []
+    for chosen in [*combinations(candidates, 1), *combinations(candidates, 2)]:
+        by = tuple(sorted(chosen, key=names.index))  # in the table's order
+        groups = len(grouped(by)[1])
+        redundant = len(by) == 2 and groups in (len(np.unique(codes[by[0]])), len(np.unique(codes[by[1]])))
+        if groups * MIN_ROWS_PER_GROUP <= rows and not redundant:
+            groupings.append((max(len(keys[name]) for name in by), groups, by))
     rules: list[DeterminedColumn] = []
     determined: set[str] = set()
     determinants: set[str] = set()
-    for *_, by, combination, group_sizes in sorted(groupings, key=lambda grouping: grouping[:2]):
+    for *_, by in sorted(groupings, key=lambda grouping: grouping[:2]):
         if determined & set(by):
             continue
+        combination, group_sizes = grouped(by)
         order = np.argsort(combination, kind="stable")
         same_group = combination[order][1:] == combination[order][:-1]
         for name in names:
