@@ -88,3 +88,11 @@ def test_a_trained_table_samples_rows_that_keep_the_rules_and_loads_them_again(t
     assert free_run.datamodule.fitted_schema().determined == []
     drawn = free_run.sample_table(400, seed=0).join(truth, on=["state", "year"], rsuffix="_rule")
     assert (drawn.rate != drawn.rate_rule).mean() > 0.5  # without the rule a model of 3 epochs breaks it
+
+
+def test_a_label_longer_than_the_drawn_ones_is_written_whole():
+    frame = pd.DataFrame({"code": [1, 2] * 30, "city": ["Oslo", "Stockholm"] * 30})
+    (rule,) = find_determined_columns(decoded(frame))
+    rows = {"code": (np.array([2.0, 1.0]), np.ones(2, dtype=bool)), "city": (np.array(["Oslo", "Oslo"]), np.ones(2, dtype=bool))}
+    rule.apply(rows)
+    assert list(rows["city"][0]) == ["Stockholm", "Oslo"]

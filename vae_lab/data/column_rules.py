@@ -59,7 +59,8 @@ class DeterminedColumn:
             combination = combination * (len(keys) + 1) + np.maximum(codes, 0)
         has_value = np.array([seen and value is not None for seen, value in zip(self.seen, self.values)], dtype=bool)
         rows = np.flatnonzero(known & has_value[combination])
-        values, observed = decoded[self.column][0].copy(), decoded[self.column][1].copy()
+        values, observed = decoded[self.column]
+        values, observed = values.astype(object) if values.dtype.kind in "US" else values.copy(), observed.copy()  # no truncated text
         values[rows] = np.array(self.values, dtype=object)[combination[rows]].astype(values.dtype)
         observed[rows] = True
         decoded[self.column] = (values, observed)
