@@ -61,6 +61,19 @@ def test_search_space_entries_become_optuna_distributions():
     assert distributions == {"x": CategoricalDistribution(["a", "b"])} and fixed == {"model.beta": "1.0", "seed": "3"}
 
 
+def wait_for_a_trial_in_progress_after_a_finished_one(runs: Path, deadline: float) -> None:
+    """Return once one trial's job folder holds results.json and a later job's folder has started without one.
+
+    Watching the folders, not the clock, keeps the kill inside a trial however fast or loaded the machine is."""
+    while time.time() < deadline:
+        started = {path.parent for path in runs.glob("train/multirun/*/*/.hydra")}
+        finished = {path.parent for path in runs.glob("train/multirun/*/*/results.json")}
+        if finished and started - finished:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no trial started after a finished one within the deadline: {sorted(runs.rglob('*'))}")
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_killed_search_continues_to_exactly_n_trials(tmp_path, kind):
     """SIGKILL while a trial trains; the same command again finishes the study at n_trials, asking the killed trial's
@@ -68,10 +81,7 @@ def test_a_killed_search_continues_to_exactly_n_trials(tmp_path, kind):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}" if kind == "sqlite" else str(tmp_path / "study.journal")
     command = [*SEARCH, "hydra.sweeper.n_trials=4", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=killed"]
     process = start(command, tmp_path)
-    deadline = time.time() + 120
-    while not list((tmp_path / "runs").rglob("results.json")) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.8)  # into the next trial
+    wait_for_a_trial_in_progress_after_a_finished_one(tmp_path / "runs", deadline=time.time() + 120)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     before = load_study(storage, "killed").trials
