@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vae_lab.data.column_kinds.categorical import count_jaggedness
 from vae_lab.data.csv_file import read_csv_text
 from vae_lab.data.table_schema import SchemaOptions, TableSchema, infer_schema
 from vae_lab.errors import ConfigError, DataError
@@ -278,6 +279,30 @@ def test_integer_codes_modelled_as_amounts_say_so_with_the_override(tmp_path, ca
     assert state.kind == "numeric" and "data.categorical=[state]" in state.guess
     assert "[guessed: an amount; if its 50 integer values are codes (states, regions), data.categorical=[state]]" in caplog.text
     assert not next(column for column in schema.columns if column.name == "income").guess
+
+
+def test_integer_codes_whose_counts_jump_between_neighbours_are_labels_and_the_schema_line_says_so(tmp_path, caplog):
+    """A state code whose shares follow the states' sizes, not their codes (51 of 1..56, as FIPS codes skip some), is
+    categorical; an age of as many values with smooth counts stays an amount; data.numeric=[state] makes it one."""
+    rng = np.random.default_rng(0)
+    codes = np.setdiff1d(np.arange(1, 57), [3, 7, 14, 43, 52])
+    sizes = rng.lognormal(0, 1.2, len(codes))
+    frame = pd.DataFrame({"state": rng.choice(codes, 3000, p=sizes / sizes.sum()), "age": np.clip(rng.normal(45, 9, 3000).round(), 20, 67).astype(int)})
+    path = csv_of(tmp_path, frame)
+    with caplog.at_level("INFO", logger="vae_lab.data.table_schema"):
+        _, schema = infer(path)
+    assert kinds(schema) == {"state": "categorical", "age": "numeric"}
+    assert "[guessed: codes, as their counts jump between neighbouring values; if its 51 integers are amounts, data.numeric=[state]]" in caplog.text
+    assert kinds(infer(path, numeric=["state"])[1])["state"] == "numeric"
+
+
+def test_counts_of_a_smooth_distribution_are_as_jagged_as_poisson_noise_alone():
+    """count_jaggedness is about 1 for Poisson counts around a smooth curve (its unit is that noise's variance)."""
+    rng = np.random.default_rng(1)
+    smooth = 300 * np.exp(-0.5 * np.linspace(-2, 2, 2000) ** 2)
+    assert count_jaggedness(rng.poisson(smooth)) == pytest.approx(1.0, abs=0.1)
+    assert count_jaggedness(np.tile([10, 200], 20)) > 100  # alternating shares: codes
+    assert count_jaggedness(np.array([5, 9])) == 0.0
 
 
 def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path):

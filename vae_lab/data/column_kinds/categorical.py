@@ -9,23 +9,50 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_lab.data.cell_values import TEXT, ValueFormat
+from vae_lab.data.cell_values import INT, TEXT, ValueFormat
 from vae_lab.data.column_kinds.column import Column, ValueType
 from vae_lab.models.column_factors import Bernoulli, Categorical, ColumnFactor
 
 ROWS_PER_DISCRETE_VALUE = 2  # numbers are discrete only if their values repeat on average this often
+ROWS_PER_CODE = 5  # integers with more values are codes only if each is in this many rows on average
+JAGGED_COUNTS = 10.0  # integers whose counts jump between neighbouring values this much more than chance are codes
 
 
 def distinct_count(format: ValueFormat, values: np.ndarray | pa.ChunkedArray) -> int:
     return pc.count_distinct(values).as_py() if format.type == TEXT else len(np.unique(values))
 
 
+def count_jaggedness(counts: np.ndarray) -> float:
+    """How far each count (of the sorted distinct values) is from the mean of its two neighbours', in units of the
+    variance that Poisson noise alone gives that difference (1.5 times the local count): about 1 for counts of a
+    smooth distribution (ages, years of tenure), far above for codes whose shares follow no order (a state's
+    population, not its code, sets its count). 0 for fewer than three values."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if len(counts) < 3:
+        return 0.0
+    middle, neighbours = counts[1:-1], (counts[:-2] + counts[2:]) / 2
+    local = np.maximum((counts[:-2] + counts[1:-1] + counts[2:]) / 3, 1.0)
+    return float(np.mean((middle - neighbours) ** 2 / (1.5 * local)))
+
+
+def looks_like_codes(format: ValueFormat, values: np.ndarray, options) -> bool:
+    """Integers with more than ``data.discrete_values`` but at most ``data.max_categories`` values, each in
+    ROWS_PER_CODE rows on average, whose counts are jagged (``count_jaggedness`` over JAGGED_COUNTS): labels such
+    as state or region codes, whose shares a smooth density over the numbers cannot give."""
+    if format.type != INT:  # not dates, not booleans
+        return False
+    labels, counts = np.unique(values, return_counts=True)
+    few_enough = options.discrete_values < len(labels) <= options.max_categories and len(labels) * ROWS_PER_CODE <= len(values)
+    return few_enough and count_jaggedness(counts) > JAGGED_COUNTS
+
+
 @dataclass
 class CategoricalColumn(Column):
     """Labels or discrete numbers, one-hot over the sorted training values (``categories``), with their training
     ``frequencies``. A value never seen in training is the unknown category: unscored. Claims text (a column of more
-    than ``data.max_categories`` labels is dropped before) and numbers with at most ``data.discrete_values`` distinct
-    values, each in at least two rows on average (age brackets, a rate with five levels, 0-5 children)."""
+    than ``data.max_categories`` labels is dropped before), numbers with at most ``data.discrete_values`` distinct
+    values, each in at least two rows on average (age brackets, a rate with five levels, 0-5 children), and integer
+    codes (``looks_like_codes``: state or region codes)."""
 
     kind: ClassVar[str] = "categorical"
     factor: ClassVar[type[ColumnFactor]] = Categorical
@@ -52,6 +79,10 @@ class CategoricalColumn(Column):
         distinct = distinct_count(format, values)
         if format.type == TEXT or (distinct <= options.discrete_values and distinct * ROWS_PER_DISCRETE_VALUE <= len(values)):
             return cls.fit(name, format, values, options)
+        if looks_like_codes(format, values, options):
+            column = cls.fit(name, format, values, options)
+            column.guess = f"codes, as their counts jump between neighbouring values; if its {distinct} integers are amounts, data.numeric=[{name}]"
+            return column
         return None
 
     @property
