@@ -4,8 +4,9 @@ A column named in an override (``data.<kind>=[...]``) is that kind. Otherwise, o
 it is dropped when it is
 
 - constant (one distinct value);
-- an identifier: integers with at least 20 values that all differ and run in order down the file, or text whose
-  values (at least 20) nearly all differ;
+- an identifier: integers with at least 20 values that all differ and run in order down the file, by steps of at
+  most ``ID_STEP`` on average (row numbers, not a monthly series' population), or text whose values (at least 20)
+  nearly all differ;
 - free text (text of 3 or more words per cell on average, with more than ``discrete_values`` distinct values);
 - text with more than ``max_categories`` distinct values;
 
@@ -24,6 +25,7 @@ from vae_lab.data.column_kinds import Column, detection_order, kind_named
 MIN_ID_VALUES = 20  # a column whose values (at least this many) all differ is an identifier
 ID_SHARE = 0.9  # a text column with at least this share of distinct values (names, keys) is an identifier
 FREE_TEXT_WORDS = 3.0  # mean words per cell from which a high-cardinality text column is free text
+ID_STEP = 10  # integer IDs in order step by at most this on average (row numbers, also of a split or a sample)
 
 
 def infer_column(name: str, format: ValueFormat, values: np.ndarray | pa.ChunkedArray, options) -> tuple[Column | None, str]:
@@ -62,7 +64,8 @@ def drop_reason(name: str, format: ValueFormat, values: np.ndarray | pa.ChunkedA
             return f"{distinct} different values, more than data.max_categories={options.max_categories}; raise it or {keep}"
     elif format.type == INT and MIN_ID_VALUES <= distinct == len(values):
         steps = np.diff(values)
-        if (steps > 0).all() or (steps < 0).all():
+        counts_rows = np.abs(values[-1] - values[0]) <= ID_STEP * (distinct - 1)  # not a population growing month by month
+        if ((steps > 0).all() or (steps < 0).all()) and counts_rows:
             return f"ID-like (every value is different, in order down the file); keep it with data.numeric=[{name}]"
     return ""
 
