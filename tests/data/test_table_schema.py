@@ -272,6 +272,19 @@ def test_skewed_columns_get_the_chosen_transform(tmp_path):
     pd.testing.assert_frame_equal(schema.inverse(encoded.x), frame, check_exact=True)
 
 
+def test_with_threshold_0_every_number_goes_through_its_quantiles_but_dates_keep_their_calendar(tmp_path):
+    """experiment=tabular's setting: a near-Gaussian height is quantile-transformed too; a date, skewed or not, is a time
+    index and stays standardized; files still read back exactly."""
+    rng = np.random.default_rng(3)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.sort(rng.exponential(30, 400)).round(), unit="D")  # skewed dates
+    frame = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "height": np.round(rng.normal(170, 10, 400), 1)})
+    path = csv_of(tmp_path, frame)
+    assert abs(float(pd.Series(days.asi8).skew())) > 1
+    table, schema = infer(path, skew_threshold=0)
+    assert {c.name: c.transform for c in schema.columns} == {"day": "standard", "height": "quantile"}
+    pd.testing.assert_frame_equal(schema.inverse(schema.transform(table, str(path), dtype=np.float64).x), frame, check_exact=True, check_dtype=False)
+
+
 def test_integer_codes_modelled_as_amounts_say_so_with_the_override(tmp_path, caplog):
     """A state code (50 integer values over 300 rows) cannot be told from an amount: the schema line says what was guessed."""
     rng = np.random.default_rng(0)

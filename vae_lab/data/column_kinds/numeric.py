@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import skew
 
-from vae_lab.data.cell_values import INT, TEXT, ValueFormat
+from vae_lab.data.cell_values import DATETIME, INT, TEXT, ValueFormat
 from vae_lab.data.column_kinds.column import Column, ValueType
 from vae_lab.data.column_kinds.distances import observed_numbers, point_mass_error
 from vae_lab.errors import ConfigError
@@ -78,7 +78,8 @@ class NumericColumn(Column):
     def fit_values(self, values: np.ndarray, options: Any) -> None:
         """Choose the transform and fit it, the scale and the range on training values (float64)."""
         transform = "log" if self.name in options.log else "quantile" if self.name in options.quantile else "standard"
-        if transform == "standard" and options.skewed and self.name != options.target and len(np.unique(values)) > 2:
+        is_date = self.format.type == DATETIME  # a time index: its spread is the calendar's, not a skewed measurement's
+        if transform == "standard" and options.skewed and self.name != options.target and not is_date and len(np.unique(values)) > 2:
             if abs(float(skew(values))) > options.skew_threshold:
                 transform = options.skewed
         self.transform = transform
