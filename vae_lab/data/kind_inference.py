@@ -64,8 +64,8 @@ def drop_reason(name: str, format: ValueFormat, values: np.ndarray | pa.ChunkedA
             return f"{distinct} different values, more than data.max_categories={options.max_categories}; raise it or {keep}"
     elif format.type == INT and MIN_ID_VALUES <= distinct == len(values):
         steps = np.diff(values)
-        counts_rows = np.abs(values[-1] - values[0]) <= ID_STEP * (distinct - 1)  # not a population growing month by month
-        if ((steps > 0).all() or (steps < 0).all()) and counts_rows:
+        steps_like_row_numbers = abs(float(values[-1]) - float(values[0])) <= ID_STEP * (distinct - 1)  # not a growing population
+        if ((steps > 0).all() or (steps < 0).all()) and steps_like_row_numbers:
             return f"ID-like (every value is different, in order down the file); keep it with data.numeric=[{name}]"
     return ""
 
