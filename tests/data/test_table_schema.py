@@ -205,6 +205,24 @@ def test_unseen_categories_become_the_unknown_category_with_a_warning(tmp_path, 
     assert encoded.x[1, :3].tolist() == pytest.approx([1 / 3] * 3)
 
 
+def test_other_numbers_in_an_integer_column_are_read_as_numbers_with_a_warning(tmp_path, caplog):
+    """A mean filled into one cell of a column of integers (R's Hdma, `ccs`): a column of numbers takes it as it is,
+    a column of integer labels as unknown; nothing is refused."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"amount": rng.integers(0, 1000, 200), "level": rng.integers(1, 7, 200)})
+    _, schema = infer(csv_of(tmp_path, train))
+    assert kinds(schema) == {"amount": "numeric", "level": "categorical"}
+    new = read_csv_text(csv_of(tmp_path, pd.DataFrame({"amount": ["12", "500.5"], "level": ["2", "2.116"]}), "new.csv"))
+    with caplog.at_level(logging.WARNING):
+        encoded = schema.transform(new, "new.csv")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("column 'amount' of new.csv held integers in training but has other numbers here (e.g. '500.5' on line 3)" in m for m in messages)
+    assert any("column 'level' of new.csv: 1 cell(s) hold values never seen in training ('2.116')" in m for m in messages)
+    amount = schema.columns[0]
+    assert encoded.x[:, 0].tolist() == pytest.approx(amount.forward(np.asarray([12.0, 500.5])).tolist(), abs=1e-5)
+    assert encoded.mask is not None and encoded.mask[0].all() and not encoded.mask[1, 1:].any()
+
+
 @pytest.mark.parametrize(
     "column, message",
     [

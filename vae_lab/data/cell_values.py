@@ -101,7 +101,8 @@ class ValueFormat:
     # -- text -> values ----------------------------------------------------------------------
 
     def parse(self, name: str, text: pa.ChunkedArray, missing: np.ndarray, source: str) -> np.ndarray | pa.ChunkedArray:
-        """Cells -> values: int64 (0 where missing) or float64 (NaN where missing); TEXT cells stay text.
+        """Cells -> values: int64 (0 where missing) or float64 (NaN where missing); TEXT cells stay text. An integer
+        column whose cells here hold other numbers is read as float64, with a warning.
 
         Raises DataError naming the column and lines of a cell that does not fit (text in a number column, infinity).
         """
@@ -123,14 +124,15 @@ class ValueFormat:
         try:
             parsed = cast_numbers(cleaned, pa.int64() if self.type == INT else pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:
-            if self.type == INT and pc.all(pc.match_substring_regex(cleaned, FLOAT_PATTERN)).as_py():
-                raise DataError(
-                    f"column '{name}' of {source} held integers in training but has other numbers here (e.g. "
-                    f"{first_examples(text, missing, INT_PATTERN)}); the model writes and reads it as integers"
-                ) from None
-            raise stray_text_error(name, text, missing, source) from None
+            if self.type != INT or not pc.all(pc.match_substring_regex(cleaned, FLOAT_PATTERN)).as_py():
+                raise stray_text_error(name, text, missing, source) from None
+            # Integers in training, other numbers here (a mean filled into one cell): read as numbers, which a column
+            # of numbers takes as they are and a column of integer labels as unknown.
+            log.warning("column '%s' of %s held integers in training but has other numbers here (e.g. %s); they are read as numbers",
+                        name, source, first_examples(text, missing, INT_PATTERN))  # fmt: skip
+            parsed, values = cast_numbers(cleaned, pa.float64()).to_numpy(zero_copy_only=False), np.full(len(text), np.nan)
         values[~missing] = parsed
-        if not integer and np.isinf(values).any():
+        if values.dtype.kind == "f" and np.isinf(values).any():
             rows = np.flatnonzero(np.isinf(values))[:3]
             where = ", ".join(f"{text[int(row)].as_py().strip()!r} on line {line_number(int(row))}" for row in rows)
             raise DataError(f"column '{name}' of {source} has infinite values ({where}); replace them, or declare them missing with data.na_values=[inf,-inf]")
