@@ -339,6 +339,26 @@ def test_counts_of_a_smooth_distribution_are_as_jagged_as_poisson_noise_alone():
     assert count_jaggedness(np.array([5, 9])) == 0.0
 
 
+def test_heaps_of_a_measurement_are_point_masses_and_a_smooth_columns_busiest_value_is_not(tmp_path):
+    """A debt ratio written as 0.36 by most rows and as 0.3612 by the others (R's Hdma): each heap is a mass, far
+    beyond what Poisson noise gives a value. Ages of 2,000 people: their busiest value is chance, and stays numeric."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    ratio = rng.normal(0.33, 0.08, n)
+    written = np.where(rng.random(n) < 0.6, np.round(ratio, 2), np.round(ratio, 4))
+    _, schema = infer(csv_of(tmp_path, pd.DataFrame({"ratio": written})), point_mass_share=0.01)
+    assert kinds(schema) == {"ratio": "point_mass"}
+    ratio_column = schema.columns[0]
+    heaps = np.round(np.arange(0.25, 0.42, 0.01), 2)  # within one sd of the mean: each holds 1.5 to 3% of the rows
+    assert set(heaps) <= set(np.round(ratio_column.masses, 2))
+    assert ratio_column.shares[-1] > 0.4  # the precise values are its continuous part
+    assert f"{len(ratio_column.masses)} in all with" in ratio_column.describe()
+    ages = np.repeat(np.arange(20, 80), 10)
+    ages = np.r_[ages, np.full(10, 62)]  # 20 people aged 62, twice either neighbour: Poisson noise gives that 1 time in 300
+    _, schema = infer(csv_of(tmp_path, pd.DataFrame({"age": ages, "height": rng.normal(170, 10, len(ages))}), "ages.csv"), point_mass_share=0.01)
+    assert kinds(schema) == {"age": "numeric", "height": "numeric"}
+
+
 def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path):
     """24 income brackets over 600 rows (25 rows a value): generated numbers move to a training value, the file's values
     come back exactly; a measured number of many values, or snap_repeats=null, keeps every number."""

@@ -19,6 +19,7 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 CHANCE = 1e-6
 MIN_ROWS_PER_GROUP = 3
@@ -161,7 +162,7 @@ def by_chance(codes: np.ndarray, group_sizes: np.ndarray) -> float:
     prod_g sum_v p_v ** n_g."""
     shares = np.unique(codes, return_counts=True)[1] / len(codes)
     sizes, count = np.unique(group_sizes, return_counts=True)
-    log_chance = sum(c * np.log((shares**size).sum()) for size, c in zip(sizes, count))
+    log_chance = sum(c * logsumexp(size * np.log(shares)) for size, c in zip(sizes, count))  # in logs: p ** 1000 underflows
     return float(np.exp(log_chance))
 
 

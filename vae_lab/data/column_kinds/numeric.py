@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
-from scipy.stats import skew
+from scipy.stats import poisson, skew
 
 from vae_lab.data.cell_values import DATETIME, INT, TEXT, ValueFormat
 from vae_lab.data.column_kinds.column import Column, ValueType
@@ -25,6 +25,8 @@ QUANTILE_KNOTS = 1000
 MODEL_MARGIN = 1e-5  # standardized units: far above float32 rounding, far below any written decimal
 MASS_OVER_NEIGHBOURS = 2.0  # a point mass holds at least this multiple of either neighbouring value's share
 MIN_MASS_ROWS = 10  # and at least this many training rows (3 rows of 50 are chance, not a mass)
+DESCRIBED_MASSES = 5  # the schema line names this many of a column's masses (the largest)
+MASS_CHANCE = 1e-6  # and a count that Poisson noise around its neighbours' reaches with at most this probability
 
 
 @dataclass
@@ -254,7 +256,11 @@ class PointMassColumn(NumericColumn):
         return row if error is None else {**row, "point_mass_error": error}
 
     def describe(self) -> str:
-        shown = ", ".join(f"{mass:g} ({share:.0%})" for mass, share in zip(self.masses, self.shares))
+        """The masses with their shares; of many (heaps of a measurement), the DESCRIBED_MASSES largest and the total."""
+        largest = sorted(np.argsort(self.shares[:-1])[::-1][:DESCRIBED_MASSES])
+        shown = ", ".join(f"{self.masses[i]:g} ({self.shares[i]:.0%})" for i in largest)
+        if len(self.masses) > DESCRIBED_MASSES:
+            shown += f", ... {len(self.masses)} in all with {sum(self.shares[:-1]):.0%} of the rows"
         snapped = f", the rest on its {len(self.support)} values" if self.support else ""
         return f"{self.kind} ({self.format.describe()}, masses {shown}, {self.transform}{snapped})"
 
@@ -301,8 +307,12 @@ def amount_guess(name: str, format: ValueFormat, distinct: int, options: Any) ->
 
 
 def point_masses(labels: np.ndarray, counts: np.ndarray, min_share: float) -> list[float]:
-    """Values holding at least `min_share` of the rows and MASS_OVER_NEIGHBOURS times either neighbour's share."""
+    """Values holding at least `min_share` of the rows (MIN_MASS_ROWS at least) and MASS_OVER_NEIGHBOURS times either
+    neighbour's count, more than chance gives a value: a count that Poisson noise around the larger neighbour's count
+    (at least 1) reaches with probability under MASS_CHANCE. Heaps of a measurement (ratios written as 0.36, 0.37 among
+    0.3612) and exact zeros are masses; a smooth column's busiest value (11 people aged 62 beside 5 aged 61) is not."""
     shares = counts / counts.sum()
-    neighbours = np.maximum(np.r_[0.0, shares[:-1]], np.r_[shares[1:], 0.0])
-    chosen = (shares >= min_share) & (shares >= MASS_OVER_NEIGHBOURS * neighbours) & (counts >= MIN_MASS_ROWS)
+    neighbours = np.maximum(np.r_[0, counts[:-1]], np.r_[counts[1:], 0])
+    beyond_chance = poisson.sf(counts - 1, np.maximum(neighbours, 1)) < MASS_CHANCE
+    chosen = (shares >= min_share) & (counts >= MASS_OVER_NEIGHBOURS * neighbours) & (counts >= MIN_MASS_ROWS) & beyond_chance
     return [float(v) for v in labels[chosen]]
