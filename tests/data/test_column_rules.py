@@ -10,7 +10,7 @@ from conftest import TINY, compose_train
 
 import vae_lab
 from vae_lab.api import fit
-from vae_lab.data.column_rules import CHANCE, by_chance, find_determined_columns
+from vae_lab.data.column_rules import CHANCE, MonotoneColumn, by_chance, find_determined_columns
 
 TABLE = [*TINY, "experiment=tabular", "data.min_epoch_rows=0", "logger=csv", "callbacks=default", "trainer.max_epochs=3"]
 
@@ -67,13 +67,35 @@ def test_generated_rows_take_the_value_of_a_seen_combination_and_keep_others():
     assert values[1] == expected and values[2] == 3.0 and values[3] == 4.0  # an unseen state, a missing year: as drawn
 
 
+def wages(rows: int, seed: int) -> pd.DataFrame:
+    """Hourly wages in cents, heaped on round numbers, with their logarithm (5 decimals), both missing for people who do
+    not work (as in Card's Schooling table), and a noisy measurement that follows the wage without being a function of it."""
+    rng = np.random.default_rng(seed)
+    wage = np.where(rng.random(rows) < 0.4, rng.choice([300, 400, 500], rows), rng.integers(150, 1500, rows)).astype(float)
+    wage[rng.random(rows) < 0.2] = np.nan
+    return pd.DataFrame({"wage": wage, "log_wage": np.round(np.log(wage), 5), "hours": np.round(wage / 10 + rng.normal(0, 3, rows), 1)})
+
+
+def test_a_number_that_is_a_monotone_function_of_another_is_a_rule_and_generated_rows_keep_it():
+    frame = wages(500, seed=0)
+    (rule,) = find_determined_columns(decoded(frame))
+    assert isinstance(rule, MonotoneColumn) and (rule.column, rule.of) == ("log_wage", "wage")  # wage: the earlier, on a tie
+    generated = decoded(pd.DataFrame({"wage": [300.0, 1234.0, np.nan, 999.5], "log_wage": [1.0, 2.0, 3.0, 4.0], "hours": [0.0] * 4}))
+    rule.apply(generated)
+    values, observed = generated["log_wage"]
+    training = dict(zip(frame.wage, frame.log_wage))
+    assert values[0] == training[300.0] and list(observed) == [True, True, False, True]  # missing where the wage is
+    assert values[1] == pytest.approx(np.log(1234.0), abs=1e-3) and values[3] == pytest.approx(np.log(999.5), abs=1e-3)
+    assert find_determined_columns(decoded(frame.assign(log_wage=frame.log_wage + np.where(frame.index == 7, 1.0, 0.0)))) == []  # one row out of order
+
+
 def test_a_trained_table_samples_rows_that_keep_the_rules_and_loads_them_again(tmp_path):
     path = tmp_path / "benefits.csv"
-    benefits_like(600, seed=0).to_csv(path, index=False)
+    benefits_like(600, seed=0).join(wages(600, seed=1)).to_csv(path, index=False)
     torch.manual_seed(0)
     results = fit(compose_train([*TABLE, f"data.path={path}"], tmp_path / "run"))
     run = vae_lab.load_run(results["run_dir"])
-    assert {rule.column for rule in run.datamodule.fitted_schema().determined} == {"region", "rate", "benefit"}
+    assert {rule.column for rule in run.datamodule.fitted_schema().determined} == {"region", "rate", "benefit", "log_wage"}
     real = pd.read_csv(path)
     truth = real.groupby(["state", "year"])[["rate", "benefit"]].first()
     synthetic = run.sample_table(400, seed=0)
@@ -82,6 +104,10 @@ def test_a_trained_table_samples_rows_that_keep_the_rules_and_loads_them_again(t
     kept = synthetic[seen].join(truth, on=["state", "year"], rsuffix="_rule")
     assert (kept.rate == kept.rate_rule).all() and (kept.benefit == kept.benefit_rule).all()
     assert (synthetic.region == np.where(synthetic.state < 50, "north", "south")).all()
+    working = synthetic.dropna(subset=["wage"]).sort_values("wage")
+    assert synthetic.log_wage.isna().equals(synthetic.wage.isna()) and working.log_wage.is_monotonic_increasing
+    heaped = working[working.wage.isin([300, 400, 500])]
+    assert len(heaped) and (heaped.log_wage == np.round(np.log(heaped.wage), 5)).all()
 
     free = fit(compose_train([*TABLE, f"data.path={path}", "data.determined_columns=false"], tmp_path / "free"))
     free_run = vae_lab.load_run(free["run_dir"])

@@ -12,6 +12,11 @@ A rule must be evidence, not chance: every A group could hold a single B value b
 small or B is nearly constant. A rule is kept only where that chance, with B drawn independently of A at its
 training shares, is below ``CHANCE`` (the product over groups g of sum_v p_v ** n_g), and where A's groups hold
 ``MIN_ROWS_PER_GROUP`` rows on average.
+
+A number can also be a monotone function of another number (``MonotoneColumn``): a wage and its logarithm, a price
+in two currencies, a population that grows month by month. Drawn each from z, the two disagree; generated rows take
+B at their A by interpolating between the training pairs, exact at every training value of A. Such a rule is kept
+only where A has ``MIN_MONOTONE_VALUES`` distinct values, which chance does not order.
 """
 
 from dataclasses import asdict, dataclass
@@ -25,6 +30,7 @@ CHANCE = 1e-6
 MIN_ROWS_PER_GROUP = 3
 MAX_DETERMINANT_VALUES = 100  # A's columns have at most this many distinct values (labels, codes, years)
 MAX_DETERMINANTS = 30  # pairs are sought among the MAX_DETERMINANTS such columns with the fewest values
+MIN_MONOTONE_VALUES = 20  # a monotone rule's A has at least this many distinct training values
 RELATIVE_TOLERANCE = 1e-9  # a generated number equals a training value within this (a real row decodes within float error)
 
 Decoded = dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (values (n,), observed (n,) bool), as TableSchema decodes rows
@@ -74,6 +80,39 @@ class DeterminedColumn:
         return cls(**state)
 
 
+@dataclass
+class MonotoneColumn:
+    """The number `column` is a monotone function of the number `of` in every training row, and is observed where `of` is.
+
+    knots: `of`'s distinct training values, sorted; values: `column`'s value at each.
+    """
+
+    column: str
+    of: str
+    knots: list[float]
+    values: list[float]
+
+    def describe(self) -> str:
+        return f"{self.column} = a monotone function of {self.of} in every training row ({len(self.knots)} values of {self.of})"
+
+    def apply(self, decoded: Decoded) -> None:
+        """Set `column` in the generated rows of `decoded` to the piecewise-linear interpolation of the training pairs at
+        their `of`, and missing where `of` is."""
+        numbers, observed = decoded[self.of]
+        at = np.where(observed, np.asarray(numbers, dtype=np.float64), self.knots[0])
+        decoded[self.column] = (np.interp(at, self.knots, self.values), observed.copy())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rule": "monotone", **asdict(self)}
+
+
+def rule_from_state_dict(state: dict[str, Any]) -> "DeterminedColumn | MonotoneColumn":
+    """A rule saved by ``state_dict`` (a checkpoint's schema)."""
+    if state.get("rule") == "monotone":
+        return MonotoneColumn(**{key: value for key, value in state.items() if key != "rule"})
+    return DeterminedColumn.from_state_dict(state)
+
+
 def key_codes(values: np.ndarray, observed: np.ndarray, keys: list[Any]) -> np.ndarray:
     """(n,) index of each value in `keys` (len(keys) where missing; -1: a value not among them)."""
     codes = np.full(len(values), -1, dtype=np.int64)
@@ -101,9 +140,9 @@ def distinct_keys(values: np.ndarray, observed: np.ndarray) -> list[Any]:
     return sorted({str(v) for v in present})
 
 
-def find_determined_columns(decoded: Decoded) -> list[DeterminedColumn]:
+def find_determined_columns(decoded: Decoded) -> list[DeterminedColumn | MonotoneColumn]:
     """Every rule B = f(A) of the module docstring in the training rows `decoded` (each modelled column's values
-    and observed mask, in column order).
+    and observed mask, in column order): those of columns with few values, then the monotone ones (``find_monotone_columns``).
 
     Determinants A are tried from the fewest values per column up (then the fewest combinations): a state and a
     year before a rate that happens to differ in each of their combinations, so that codes and labels, which the
@@ -147,6 +186,39 @@ def find_determined_columns(decoded: Decoded) -> list[DeterminedColumn]:
                 rules.append(rule(name, list(by), decoded, keys, combination))
                 determined.add(name)
                 determinants.update(by)
+    return [*rules, *find_monotone_columns(decoded, determined, determinants)]
+
+
+def find_monotone_columns(decoded: Decoded, determined: set[str], determinants: set[str]) -> list[MonotoneColumn]:
+    """Every number B that is a monotone function of a number A in the training rows `decoded`, observed in the same
+    rows, where A has MIN_MONOTONE_VALUES distinct values. A is the column with more distinct values (B = f(A) may
+    merge them), the earlier one on a tie. Columns already `determined`, or `determinants` of the other rules (whose
+    values those rules read), are never B; a B is never an A."""
+    numbers = [name for name, (values, _) in decoded.items() if values.dtype.kind in "fiu" and name not in determined]
+    distinct = {name: len(np.unique(decoded[name][0][decoded[name][1]])) for name in numbers}
+    sources = sorted((name for name in numbers if distinct[name] >= MIN_MONOTONE_VALUES), key=lambda name: -distinct[name])
+    rules: list[MonotoneColumn] = []
+    taken: set[str] = set()
+    for of in sources:
+        if of in taken:
+            continue
+        sources_observed = decoded[of][1]
+        knots, first, group = np.unique(np.asarray(decoded[of][0][sources_observed], dtype=np.float64), return_index=True, return_inverse=True)
+        for name in numbers:
+            if name == of or name in taken or name in determinants or not 2 <= distinct[name] <= distinct[of]:
+                continue
+            if distinct[name] == distinct[of] and numbers.index(name) < numbers.index(of):
+                continue
+            values, observed = decoded[name]
+            if not np.array_equal(observed, sources_observed):
+                continue
+            values = np.asarray(values[observed], dtype=np.float64)
+            at_knots = values[first]
+            steps = np.diff(at_knots)
+            one_value_per_knot = np.array_equal(values, at_knots[group])
+            if one_value_per_knot and ((steps >= 0).all() or (steps <= 0).all()):
+                rules.append(MonotoneColumn(name, of, knots.tolist(), at_knots.tolist()))
+                taken.update((name, of))
     return rules
 
 

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from vae_lab.data.cell_values import TEXT, infer_format
 from vae_lab.data.column_kinds import Column, ValueType, kind_named, overridable_kinds
-from vae_lab.data.column_rules import Decoded, DeterminedColumn, find_determined_columns
+from vae_lab.data.column_rules import Decoded, DeterminedColumn, MonotoneColumn, find_determined_columns, rule_from_state_dict
 from vae_lab.data.conditions import Conditions, ConditionVariable
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES, line_number
 from vae_lab.data.kind_inference import infer_column, target_bins
@@ -174,7 +174,7 @@ class TableSchema:
     def __init__(self, columns: list[Column], dropped: dict[str, str], target: Column | None, na_values: list[str],
                  bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None,
                  constants: dict[str, dict[str, float]] | None = None, file_columns: list[str] | None = None,
-                 determined: list[DeterminedColumn] | None = None) -> None:  # fmt: skip
+                 determined: list[DeterminedColumn | MonotoneColumn] | None = None) -> None:  # fmt: skip
         self.columns = columns
         self.determined = list(determined or [])
         self.constants = dict(constants or {})
@@ -323,8 +323,12 @@ class TableSchema:
             values = column.decode_generated(block) if generated else column.decode(block)
             decoded[column.name] = (values, np.ones(len(x), dtype=bool) if mask is None else mask[:, start])
         if generated:
+            formats = {column.name: column.format for column in self.columns}
             for rule in self.determined:
                 rule.apply(decoded)
+                values, observed = decoded[rule.column]
+                if values.dtype.kind == "f":  # an interpolated number, rounded as its column writes it
+                    decoded[rule.column] = (formats[rule.column].round(values), observed)
         return decoded
 
     def _decoded(self, x: Any, mask: Any, written: bool, generated: bool) -> pd.DataFrame:
@@ -363,7 +367,7 @@ class TableSchema:
             None if target is None else Column.from_state_dict(target), state["na_values"], state.get("bins"),
             [(Column.from_state_dict(c["column"]), c["bins"]) for c in state.get("conditions", [])],
             state.get("constants"), state.get("file_columns"),
-            [DeterminedColumn.from_state_dict(rule) for rule in state.get("determined", [])],
+            [rule_from_state_dict(rule) for rule in state.get("determined", [])],
         )  # fmt: skip
 
 
