@@ -69,7 +69,7 @@ class SchemaOptions:
     skew_threshold: float = 2.0
     max_categories: int = 100
     discrete_values: int = 20
-    point_mass_share: float = 0.05
+    point_mass_share: float = 0.01
     snap_repeats: float | None = 5
     clip: bool = True
     generate_missing: bool = True

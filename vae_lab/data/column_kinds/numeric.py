@@ -25,8 +25,8 @@ QUANTILE_KNOTS = 1000
 MODEL_MARGIN = 1e-5  # standardized units: far above float32 rounding, far below any written decimal
 MASS_OVER_NEIGHBOURS = 2.0  # a point mass holds at least this multiple of either neighbouring value's share
 MIN_MASS_ROWS = 10  # and at least this many training rows (3 rows of 50 are chance, not a mass)
-DESCRIBED_MASSES = 5  # the schema line names this many of a column's masses (the largest)
 MASS_CHANCE = 1e-6  # and a count that Poisson noise around its neighbours' reaches with at most this probability
+DESCRIBED_MASSES = 5  # the schema line names this many of a column's masses (the largest)
 
 
 @dataclass
