@@ -360,11 +360,13 @@ def test_heaps_of_a_measurement_are_point_masses_and_a_smooth_columns_busiest_va
 
 
 def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path):
-    """24 income brackets over 600 rows (25 rows a value): generated numbers move to a training value, the file's values
-    come back exactly; a measured number of many values, or snap_repeats=null, keeps every number."""
+    """24 income brackets over 600 rows (25 rows a value; the lowest common, the highest rare): generated numbers move to
+    a training value, the file's values come back exactly; a measured number of many values, or snap_repeats=null,
+    keeps every number."""
     rng = np.random.default_rng(0)
     brackets = np.sort(rng.choice(np.arange(5, 200), 24, replace=False))
-    frame = pd.DataFrame({"income": rng.choice(brackets, 600), "height": np.round(rng.normal(170, 10, 600), 1)})
+    incomes = np.r_[rng.choice(brackets[1:-1], 561), np.full(36, brackets[0]), np.full(3, brackets[-1])]  # 36: no mass
+    frame = pd.DataFrame({"income": rng.permutation(incomes), "height": np.round(rng.normal(170, 10, 600), 1)})
     path = csv_of(tmp_path, frame)
     table, schema = infer(path)
     income, height = schema.columns
@@ -377,8 +379,9 @@ def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path)
     between = np.linspace(income.forward(np.array([brackets[0]]))[0], income.forward(np.array([brackets[-1]]))[0], 500)
     decoded = income.decode_generated(between[:, None])
     plain = income.decode(between[:, None])
-    inside = (plain >= brackets[1]) & (plain <= brackets[-2])
-    assert set(decoded[inside]) == set(brackets[1:-1].astype(float))  # the two end gaps keep their numbers
+    inside = (plain >= brackets[0]) & (plain <= brackets[-2])
+    assert set(decoded[inside]) == set(brackets[:-1].astype(float))  # the gap of a common end value is snapped
+    assert len(set(decoded[plain > brackets[-2]])) > 1  # a rare end value's gap (a tail) keeps its numbers
     assert len(set(income.decode(between[:, None]))) > 24  # real rows decode exactly: a value training never saw stays
     shares = frame["income"].value_counts(normalize=True).sort_index().to_numpy()
     numbers = income.decode(between[:, None])  # the numbers, rounded as written, before they are moved
@@ -386,7 +389,7 @@ def test_numbers_whose_few_values_repeat_are_generated_on_those_values(tmp_path)
     high = np.minimum(low + 1, 23)
     gap_share = (numbers - brackets[low]) / np.maximum(brackets[high] - brackets[low], 1e-12)
     by_hand = np.where(gap_share > shares[low] / (shares[low] + shares[high]), brackets[high], brackets[low])
-    by_hand = np.where((numbers >= brackets[1]) & (numbers <= brackets[-2]), by_hand, numbers)
+    by_hand = np.where((numbers >= brackets[0]) & (numbers <= brackets[-2]), by_hand, numbers)
     assert decoded.tolist() == by_hand.astype(float).tolist()  # the gap divided by the two values' shares
 
     _, unsnapped = infer(path, snap_repeats=None)

@@ -288,13 +288,15 @@ def snapped(values: np.ndarray, support: np.ndarray, shares: np.ndarray) -> np.n
     whose interval holds it, where the boundary between two neighbours s_i < s_j divides the gap by their training
     shares, s_i + (s_j - s_i) f_i / (f_i + f_j). A model's density spreads each value's mass around it in proportion
     to its share, so a rare value beside a common one (72 beside 70 in a column of incomes) takes only its share of
-    the gap. Values in the two end gaps stay as they are: moved, they would gather on the range's ends a mass the
-    data does not give them (a tail's values are rare, and a value missing from a tail, 90 between ages 89 and 91,
-    is chance)."""
+    the gap. Values in an end gap stay as they are where the end value is rare: moved, they would gather on the range's
+    end a mass the data does not give it (a tail's values are rare, and a value missing from a tail, 90 between ages 89
+    and 91, is chance). Where the end value is common (at least the average share of a value: 7% of people with no
+    chronic disease, the next value 3.4), its gap is no tail and is snapped like the others."""
     if len(support) < 3:
         return values
     boundaries = support[:-1] + np.diff(support) * shares[:-1] / (shares[:-1] + shares[1:])
-    inside = (values >= support[1]) & (values <= support[-2])
+    common = shares[[0, -1]] >= 1 / len(support)
+    inside = (values >= support[0 if common[0] else 1]) & (values <= support[-1 if common[1] else -2])
     return np.where(inside, support[np.searchsorted(boundaries, values, side="right")], values)
 
 
