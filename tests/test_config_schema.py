@@ -57,16 +57,13 @@ def test_every_shipped_config_passes(tmp_path):
             check_config(compose(command, overrides))
 
 
+# Each way a bad value reaches the command line once (the typed check's many values are tested in-process above).
 BAD_COMMANDS = [
     ["train", "trainer.max_epochs=abc"],  # a wrong type
     ["train", "trainer.precision=bf17"],  # not one of the choices of a third-party argument
     ["train", "+trainer.max_epoch=3"],  # an unknown key of a third-party constructor
     ["train", "trainer.max_epoch=3"],  # an unknown key (Hydra)
     ["train", "data=mnist_fancy"],  # an unknown option of a group (Hydra)
-    ["train", "data.val_size=1.5"],
-    ["train", "data=ring", "data.num_samples=many"],
-    ["train", "encoder.hidden_sizes=[64,abc]"],
-    ["train", "model.latent_dim=-2"],
     ["train", "model.beta=nan"],
     ["train", "data=ring", "likelihood=gaussian", "optimizer.lr=-1"],  # torch's Adam refuses it when built
     ["train", "data=ring", "likelihood=gaussian", "trainer.strategy=warp_drive"],  # Lightning's Trainer refuses it when built

@@ -176,6 +176,23 @@ def test_a_column_with_missing_training_cells_gets_a_missing_state(tmp_path):
     assert decoded["d"].notna().all() and schema.inverse(generated).notna().all().all()  # without the mask every cell has a value
 
 
+def test_slot_means_are_the_training_rows_share_of_each_category_mass_and_missing_state(tmp_path):
+    """What ``sample.calibrate`` calibrates to, kept in the checkpoint: per choice slot (a category, a 0/1 value, a
+    point mass, the continuous part) and missing indicator, the mean of the encoded training rows where observed."""
+    frame = mixed_frame()
+    frame["spend"] = np.where(np.random.default_rng(1).random(len(frame)) < 0.4, 0.0, np.round(np.random.default_rng(2).gamma(2, 30, len(frame)), 2))
+    path = csv_of(tmp_path, frame)
+    table, schema = infer(path)
+    assert {"categorical", "binary", "point_mass"} <= set(kinds(schema).values()) and any(column.generates_missing for column in schema.columns)
+    encoded = schema.transform(table, str(path), dtype=np.float64)
+    observed_means = np.ma.masked_array(encoded.x, ~encoded.mask).mean(axis=0).filled(np.nan)
+    slot_means = schema.slot_means()
+    assert slot_means.shape == (schema.width,)
+    numbers = [start for column, start in zip(schema.columns, schema.starts) if column.kind in ("numeric", "point_mass")]
+    choices = np.setdiff1d(np.arange(schema.width), numbers)
+    assert slot_means[choices] == pytest.approx(observed_means[choices])
+
+
 def test_a_schema_saved_without_missing_states_loads_as_before(tmp_path):
     """Checkpoints from before the missing state: no indicator slot, and missing cells are masked as they were."""
     frame = pd.DataFrame({"v": [1.0, 2.0, None, 4.0], "c": ["a", None, "b", "c"]})

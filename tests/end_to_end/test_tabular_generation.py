@@ -14,6 +14,7 @@ from scipy.special import expit
 
 import vae_lab
 from vae_lab.api import Run
+from vae_lab.api.calibrated_shares import calibrated_offsets
 from vae_lab.api.sample_files import write_samples
 from vae_lab.data.in_memory import split_rows
 
@@ -70,6 +71,26 @@ def test_missing_cells_are_generated_at_their_share_and_where_they_occur(wage_ru
     median = real["hours"].median()
     for real_half, sampled_half in ((real["hours"] < median, samples["hours"] < median), (real["hours"] >= median, samples["hours"] >= median)):
         assert abs(samples["wage"][sampled_half].isna().mean() - real["wage"][real_half].isna().mean()) < 0.05
+
+
+@torch.inference_mode()
+def test_calibrated_samples_have_the_training_share_of_missing_cells(wage_run):
+    """sample.calibrate: the offsets fitted to one set of prior draws give other draws the training rows' share of
+    missing wages (expected shares, so no sampling noise); calibrate="none" samples as decoded, and the offsets leave
+    the random stream of the samples alone."""
+    _, run = wage_run
+    train = run.datamodule.split("train")
+    indicator = run.vae.likelihood.discrete_states()[-1].slots[0]
+    training_share = train.x[:, indicator].mean().item()
+    offsets = calibrated_offsets(run, None, "missing")
+    assert offsets is not None and offsets.abs().sum() > 0
+    torch.manual_seed(7)
+    params = run.vae.generative(run.vae.prior_latents(20000))
+    assert torch.sigmoid(params[:, indicator] + offsets[indicator]).mean().item() == pytest.approx(training_share, abs=0.005)
+    decoded_share = torch.sigmoid(params[:, indicator]).mean().item()
+    calibrated = run.sample(20000, seed=3)[:, indicator].mean().item()
+    assert calibrated == pytest.approx(training_share, abs=0.012)
+    assert run.sample(20000, seed=3, calibrate="none")[:, indicator].mean().item() == pytest.approx(decoded_share, abs=0.012)
 
 
 def test_sampled_files_show_missing_cells_as_empty_cells(wage_run, tmp_path):

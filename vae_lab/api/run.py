@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
+from vae_lab.api.calibrated_shares import Calibration, calibrated_offsets
 from vae_lab.api.latent_prior import LatentPrior, latent_prior
 from vae_lab.api.sample_files import write_samples
 from vae_lab.config_schema import ImputationSettings
@@ -105,14 +106,23 @@ class Run(TrainedRun):
         return (self.model.likelihood.mean(params) if mode == "mean" else self.model.likelihood.sample(params)).cpu()
 
     def sample(
-        self, n: int, mode: str | None = None, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model"
+        self,
+        n: int,
+        mode: str | None = None,
+        seed: int | None = None,
+        condition: Mapping[str, Any] | None = None,
+        prior: LatentPrior = "model",
+        calibrate: Calibration = "missing",
     ) -> torch.Tensor:
         """n draws z ~ p(z), decoded as ``vae-lab sample`` does (mode None: the data's default); (n, *data_shape).
         A conditional model samples given `condition` ({"label": 7}, {"weather": "rain"}, or a list of n values
         per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows.
         prior: ``"model"``, the model's own p(z), or ``"fitted"``, a mixture fitted to the training rows' posteriors where it
-        fits the validation rows' clearly better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``."""
-        return self.sample_given(n, mode, seed, condition, prior=prior)[0]
+        fits the validation rows' clearly better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``.
+        calibrate: ``"missing"``, a table's samples get the training rows' share of missing cells; ``"all"``, of each
+        category, 0/1 value and point mass too; ``"none"``: as decoded (``api.calibrated_shares``; unconditional
+        models), as ``sample.calibrate``."""
+        return self.sample_given(n, mode, seed, condition, prior=prior, calibrate=calibrate)[0]
 
     def sample_given(
         self,
@@ -122,17 +132,19 @@ class Run(TrainedRun):
         condition: Mapping[str, Any] | None = None,
         condition_file: str | Path | None = None,
         prior: LatentPrior = "model",
+        calibrate: Calibration = "missing",
     ) -> tuple[torch.Tensor, dict[str, list[str]] | None]:
         """Samples (rows, *data_shape), and the condition values they were drawn with by name (None for an unconditional
         model). condition_file: a table with one row of condition columns per wanted sample (then `n` is its row count);
-        prior: as in ``sample``."""
+        prior, calibrate: as in ``sample``."""
         mode = mode or self.datamodule.default_sample_mode
         check_mode(mode)
         z_prior = latent_prior(self, prior)
         conditions, given = self.conditions_asked(condition or {}, condition_file, n, 0 if seed is None else seed)
         count = n if conditions is None else len(conditions)
+        offsets = calibrated_offsets(self, z_prior, calibrate)
         with torch.inference_mode():
-            return draw(self.model, count, mode, None if conditions is None else conditions.to(self.device), seed, z_prior), given
+            return draw(self.model, count, mode, None if conditions is None else conditions.to(self.device), seed, z_prior, offsets), given
 
     def write_samples(self, x: torch.Tensor, output: str | Path, given: dict[str, list[str]] | None = None) -> list[Path]:
         """Write samples x (n, *data_shape) as ``vae-lab sample`` does (``sample_files``): a table file in the training file's
@@ -196,10 +208,12 @@ class Run(TrainedRun):
         }
         return result.to_dict() | {"provenance": provenance, "wall_time_s": round(time.time() - started, 2)}
 
-    def sample_table(self, n: int, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model") -> pd.DataFrame:
+    def sample_table(
+        self, n: int, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model", calibrate: Calibration = "missing"
+    ) -> pd.DataFrame:
         """n synthetic rows in the table's own columns (a model of ``data=csv``), as ``vae-lab sample`` writes them
-        (a conditional model: given `condition`, as ``sample``, with the condition columns first; prior: as in ``sample``)."""
-        return self.table_datamodule("sample_table").to_frame(*self.sample_given(n, "sample", seed, condition, prior=prior))
+        (a conditional model: given `condition`, as ``sample``, with the condition columns first; prior, calibrate: as in ``sample``)."""
+        return self.table_datamodule("sample_table").to_frame(*self.sample_given(n, "sample", seed, condition, prior=prior, calibrate=calibrate))
 
     def impute(self, frame: pd.DataFrame, mean_draws: int = 0, iterations: int = 10, seed: int = 0, draws: int = 0, steps: int = 100) -> pd.DataFrame:
         """`frame` with its missing cells filled (``draws`` = M > 0: M completed copies with a ``draw`` column),
@@ -233,15 +247,23 @@ class Run(TrainedRun):
         return self.datamodule
 
 
-def draw(vae: VAE, count: int, mode: str, condition: torch.Tensor | None, seed: int | None, prior: GaussianMixture | None = None) -> torch.Tensor:
+def draw(
+    vae: VAE,
+    count: int,
+    mode: str,
+    condition: torch.Tensor | None,
+    seed: int | None,
+    prior: GaussianMixture | None = None,
+    offsets: torch.Tensor | None = None,
+) -> torch.Tensor:
     """`count` samples (given condition (count, width) or None), decoded in passes of SAMPLES_PER_PASS: (count, *data_shape) on the CPU;
-    z from `prior` (None: the model's own)."""
+    z from `prior` (None: the model's own), the likelihood's parameters shifted by `offsets` (None: as decoded)."""
     if seed is not None:
         torch.manual_seed(seed)
     samples = []
     for start in range(0, count, SAMPLES_PER_PASS):
         given = None if condition is None else condition[start : start + SAMPLES_PER_PASS]
-        samples.append(vae.sample(min(SAMPLES_PER_PASS, count - start), mode, given, prior).cpu())
+        samples.append(vae.sample(min(SAMPLES_PER_PASS, count - start), mode, given, prior, offsets).cpu())
     return torch.cat(samples)
 
 

@@ -32,7 +32,7 @@ def sample(cfg: DictConfig) -> list[Path]:
     mode = cfg.sample.mode or run.datamodule.default_sample_mode  # checked by config_schema.SampleCommandSettings
     request = OmegaConf.to_container(cfg.condition) if cfg.get("condition") else {}
     output = output_path(cfg, run, f"samples_{mode}")
-    x, given = run.sample_given(cfg.n, mode, cfg.seed, request, cfg.get("condition_file"), cfg.sample.prior)  # type: ignore[arg-type]
+    x, given = run.sample_given(cfg.n, mode, cfg.seed, request, cfg.get("condition_file"), cfg.sample.prior, cfg.sample.calibrate)  # type: ignore[arg-type]
     paths = run.write_samples(x, output, given)
     for path in paths:
         log.info("wrote %s", path)

@@ -198,6 +198,11 @@ class TableSchema:
         """What the likelihood needs: each column's name, factor (kind) and number of slots, in slot order."""
         return [column.layout() for column in self.columns]
 
+    def slot_means(self) -> np.ndarray:
+        """(width,) the training mean of each model-space slot where it is observed: each column's ``neutral`` block
+        (a category's share, a point mass's share), then its share of missing cells where it has a missing state."""
+        return np.concatenate([np.r_[column.neutral(), [column.missing_share] * column.generates_missing] for column in self.columns])
+
     def columns_by_kind(self) -> dict[str, list[str]]:
         """Names of the modelled columns by kind, for the kinds present (in the order they first appear)."""
         by_kind: dict[str, list[str]] = {}

@@ -77,6 +77,11 @@ class ColumnFactor(nn.Module):
         """Write a draw value_c ~ p(value_c | z) into `out`'s value slots of its columns."""
         raise NotImplementedError
 
+    def choice_slots(self, column: FactorColumn) -> tuple[range, bool] | None:
+        """The slots of the column's discrete choice and whether it is one Bernoulli slot (else a softmax over them),
+        or None where the column has no choice (a number): what ``share_calibration`` calibrates."""
+        return None
+
 
 class FoldedGaussian(ColumnFactor):
     """A number in one slot: the Gaussian folded into the column's bounds, one learned sigma per column (at most its
@@ -127,6 +132,9 @@ class Categorical(ColumnFactor):
             draws = torch.distributions.Categorical(logits=params[:, column.slots]).sample()
             out[:, column.slots] = F.one_hot(draws, column.width).to(params.dtype)
 
+    def choice_slots(self, column):
+        return range(column.start, column.start + column.width), False
+
 
 class Bernoulli(ColumnFactor):
     """A 0/1 slot: a Bernoulli of probability sigmoid(l_c)."""
@@ -146,6 +154,9 @@ class Bernoulli(ColumnFactor):
 
     def sample(self, params, out):
         out[:, self.slots] = self.bernoulli.sample(params[:, self.slots])
+
+    def choice_slots(self, column):
+        return range(column.start, column.start + 1), True
 
 
 class PointMass(FoldedGaussian):
@@ -176,6 +187,10 @@ class PointMass(FoldedGaussian):
             draws = torch.distributions.Categorical(logits=params[:, self.components(column)]).sample()
             out[:, self.components(column)] = F.one_hot(draws, column.width - 1).to(params.dtype)
             out[:, column.start] = torch.where(draws == column.width - 2, out[:, column.start], torch.zeros_like(out[:, column.start]))
+
+    def choice_slots(self, column):
+        component = self.components(column)
+        return range(component.start, component.stop), False
 
 
 FACTORS: dict[str, type[ColumnFactor]] = {}

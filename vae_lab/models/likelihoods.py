@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_lab.errors import ConfigError, DataError
+from vae_lab.models.share_calibration import DiscreteState
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -51,6 +52,10 @@ class Likelihood(nn.Module):
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         """A draw x ~ p(x|z): (batch, *param_shape) -> (batch, *data_shape)."""
         raise NotImplementedError
+
+    def discrete_states(self) -> list[DiscreteState]:
+        """The discrete choices whose generated shares ``share_calibration`` calibrates: none but a table's."""
+        return []
 
     def check_data(self, x: torch.Tensor, data_name: str) -> None:
         """Raise DataError if `x` is outside this likelihood's support."""

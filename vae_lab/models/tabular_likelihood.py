@@ -27,6 +27,7 @@ from torch import nn
 from vae_lab.errors import ConfigError
 from vae_lab.models.column_factors import FACTORS, FactorColumn, FactorOptions
 from vae_lab.models.likelihoods import BernoulliLikelihood, Likelihood
+from vae_lab.models.share_calibration import DiscreteState
 
 
 class TabularLikelihood(Likelihood):
@@ -95,6 +96,18 @@ class TabularLikelihood(Likelihood):
             out = torch.where(mask[:, self.first_slots], out, torch.zeros_like(out))
             indicators = torch.where(mask[:, self.indicator_slots], indicators, torch.zeros_like(indicators))
         return out.index_add(1, self.indicator_columns, indicators)
+
+    def discrete_states(self) -> list[DiscreteState]:
+        """Each column's choice (a category, a 0/1 value, a point mass or the continuous part), with the slot of its
+        missing indicator where it has one, then each missing indicator."""
+        indicator_of = {int(self.first_slots[column]): int(slot) for column, slot in zip(self.indicator_columns, self.indicator_slots)}
+        states = []
+        for factor in self.factors.values():
+            for column in factor.columns:
+                choice = factor.choice_slots(column)
+                if choice is not None:
+                    states.append(DiscreteState(tuple(choice[0]), choice[1], indicator_of.get(column.start)))
+        return states + [DiscreteState((int(slot),), bernoulli=True, missing=True) for slot in self.indicator_slots]
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x|z) summed over the observed terms: x, params, mask (batch, width) -> (batch,)."""

@@ -269,16 +269,26 @@ class VAE(nn.Module):
         return torch.logsumexp(log_w, dim=0) - math.log(num_samples)
 
     @torch.no_grad()
-    def sample(self, num_samples: int, mode: str = "mean", condition: torch.Tensor | None = None, prior: nn.Module | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        num_samples: int,
+        mode: str = "mean",
+        condition: torch.Tensor | None = None,
+        prior: nn.Module | None = None,
+        offsets: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Draw z ~ p(z|c) and decode: the mean of p(x|z, c) (``mode="mean"``) or a draw x ~ p(x|z, c) (``"sample"``).
 
         condition: (num_samples, condition_dim), one per draw, or None for an unconditional model.
         prior: a p(z) to draw from instead of the model's own (``fitted_prior.GaussianMixture``, fitted after training), or None.
+        offsets: (*param_shape,) added to the likelihood's parameters (``share_calibration.share_offsets``), or None.
         """
         device = next(self.parameters()).device
         condition = None if condition is None else condition.to(device)
         z = self.prior_latents(num_samples, device, condition) if prior is None else prior.sample(num_samples, device)
         params = self.generative(z, condition)
+        if offsets is not None:
+            params = params + offsets.to(params)
         return self.likelihood.mean(params) if mode == "mean" else self.likelihood.sample(params)
 
 
