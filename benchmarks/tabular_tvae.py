@@ -3,6 +3,7 @@ independent marginals, with the field's metrics (issue 32, item 5).
 
     python benchmarks/tabular_tvae.py [CSV ...] [--samples 2000] [--tvae-epochs 300] [--threads 2] [--json FILE]
     python benchmarks/tabular_tvae.py --skip-tvae TABLE.csv --overrides data.discrete_values=10   # vae_lab overrides
+    python benchmarks/tabular_tvae.py --skip-tvae --calibrations none all   # also sample.calibrate=none and =all
 
 Without CSV arguments it runs on every table of ../shared/data/tables/ (nine real public tables).
 Per table, a seeded split holds out 30% of the rows (at least 200 where the table has 400 or more; never more than
@@ -12,6 +13,8 @@ half); every model fits the other rows:
   training rows written in the file's own dialect), its best checkpoint, ``run.sample_table(n, seed=s)``;
 - vae_lab, fitted prior: the same trained model, z drawn from the mixture fitted to its aggregate posterior
   (``run.sample_table(n, seed=s, prior="fitted")``, ``sample.prior=fitted``);
+- with --calibrations: the same trained model sampled with each ``sample.calibrate`` given (rows
+  ``vae_lab_calibrate_<setting>``; the default, ``missing``, is the vae_lab row);
 - TVAE: its defaults (128-128 MLPs, batch 500, --tvae-epochs epochs) on the training rows as values (numbers,
   labels, dates as vae_lab's time index), every categorical, binary or discrete column declared in
   ``discrete_columns``. It takes no missing cells: rows with one are left out of its training rows. ctgan pins
@@ -68,7 +71,6 @@ CACHE = Path.home() / ".cache" / "vae_lab" / "benchmarks"
 HOLDOUT_SHARE, HOLDOUT_AT_LEAST = 0.3, 200
 SEEDS = (0, 1, 2)
 TVAE_PACKAGES = ["ctgan==0.12.1", "rdt==2.0.0", "Faker", "pandas==2.3.3", "pytz", "tzdata"]
-MODELS = ("vae_lab", "vae_lab_fitted", "TVAE", "independent")
 METRICS = [  # key, title, format
     ("detection", "detection (higher is better; 1: indistinguishable)", "{:.3f}"),
     ("column_shapes", "Column Shapes (higher is better)", "{:.3f}"),
@@ -121,8 +123,10 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict[str, Any
     train_values, holdout_values, table_values = values_of(schema, train_text), values_of(schema, holdout_text), values_of(schema, text)
 
     draws: dict[str, list[pd.DataFrame]] = {}
-    for model, prior in (("vae_lab", "model"), ("vae_lab_fitted", "fitted")):
-        written = [run.sample_table(args.samples, seed=seed, prior=prior) for seed in SEEDS]  # as vae-lab sample writes them, read back as values
+    variants = [("vae_lab", "model", "missing"), ("vae_lab_fitted", "fitted", "missing")]
+    variants += [(f"vae_lab_calibrate_{calibrate}", "model", calibrate) for calibrate in args.calibrations]
+    for model, prior, calibrate in variants:
+        written = [run.sample_table(args.samples, seed=seed, prior=prior, calibrate=calibrate) for seed in SEEDS]  # as vae-lab sample writes them
         draws[model] = [values_of(schema, frame_as_text(frame, run.datamodule.dialect)) for frame in written]
     extra: dict[str, Any] = {}
     if not args.skip_tvae:
@@ -134,7 +138,7 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict[str, Any
     encoding = Encoding(train_values, columns)
     table: dict[str, Any] = {"table": path.name, "rows": rows, "train_rows": rows - held, "holdout_rows": held, "samples": args.samples,
                              "kinds": {c.name: c.describe() for c in schema.columns}, "dropped": dict(schema.dropped),
-                             "holdout_missing": {name: float(holdout_values[name].isna().mean()) for name in sdtypes}}  # fmt: skip
+                             "holdout_missing": {name: float(holdout_values[name].isna().mean()) for name in sdtypes}, "models": list(draws)}  # fmt: skip
     for model, frames in draws.items():
         per_seed = [scores(train_values, holdout_values, table_values, frame, columns, sdtypes, encoding, seed) for seed, frame in zip(SEEDS, frames)]
         table[model] = summary(per_seed) | {"fit_s": fit_seconds.get(model)} | extra.get(model, {})
@@ -269,9 +273,7 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"\n{title}: mean over seeds {list(SEEDS)}" + (" ± std" if key == "detection" else "") + "; difference to TVAE and to independent marginals")
         print(f"{'table':18} {'rows':>5} {'held':>5} {'model':14} {'value':>15} {'- TVAE':>8} {'- indep.':>8}  note")
         for table in results:
-            for model in MODELS:
-                if model not in table:
-                    continue
+            for model in table["models"]:
                 row = table[model]
                 value = row[key]
                 shown = "" if value is None else fmt.format(value) + (f" ± {row[key + '_std']:.3f}" if key == "detection" else "")
@@ -284,7 +286,7 @@ def report(results: list[dict[str, Any]]) -> None:
                 print(f"{table['table']:18} {table['rows']:5} {table['holdout_rows']:5} {model:14} {shown:>15} {differences[0]:>8} {differences[1]:>8}  {note}")
     print("\nfit seconds and columns left out")
     for table in results:
-        fits = ", ".join(f"{model} {table[model]['fit_s']:.1f}" for model in MODELS if model in table and table[model].get("fit_s"))
+        fits = ", ".join(f"{model} {table[model]['fit_s']:.1f}" for model in table["models"] if table[model].get("fit_s"))
         dropped = ", ".join(f"{name} ({why.split(' (')[0].split(';')[0]})" for name, why in table["dropped"].items()) or "none"
         print(f"  {table['table']}: {fits}; left out: {dropped}")
 
@@ -300,6 +302,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every number here")
     parser.add_argument("--skip-tvae", action="store_true", help="no TVAE (e.g. to compare vae_lab's options)")
     parser.add_argument("--overrides", nargs="*", default=[], help="vae_lab config overrides (the same for every table)")
+    parser.add_argument("--calibrations", nargs="*", default=[], choices=["none", "all"], help="also sample with these sample.calibrate settings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     quiet_third_party()
@@ -310,7 +313,7 @@ def main() -> None:
         for path in tables:
             started = time.perf_counter()
             results.append(compare(path, args, Path(folder)))
-            shown = ", ".join(f"{m} {results[-1][m]['detection']:.3f}" for m in MODELS if m in results[-1] and results[-1][m]["detection"] is not None)
+            shown = ", ".join(f"{m} {results[-1][m]['detection']:.3f}" for m in results[-1]["models"] if results[-1][m]["detection"] is not None)
             print(f"done {path.name} in {time.perf_counter() - started:.0f} s; detection: {shown}", flush=True)
             if args.json:  # every finished table, in case the run is cut short
                 write_json(args.json, results)

@@ -17,6 +17,7 @@ from vae_lab.api import Run
 from vae_lab.api.calibrated_shares import calibrated_offsets
 from vae_lab.api.sample_files import write_samples
 from vae_lab.data.in_memory import split_rows
+from vae_lab.errors import ConfigError
 
 ROWS = 2000
 TABULAR = ["experiment=tabular", "trainer.accelerator=cpu", "logger=csv"]
@@ -91,6 +92,8 @@ def test_calibrated_samples_have_the_training_share_of_missing_cells(wage_run):
     calibrated = run.sample(20000, seed=3)[:, indicator].mean().item()
     assert calibrated == pytest.approx(training_share, abs=0.012)
     assert run.sample(20000, seed=3, calibrate="none")[:, indicator].mean().item() == pytest.approx(decoded_share, abs=0.012)
+    with pytest.raises(ConfigError, match="sample.calibrate must be missing .* got 'marginals'"):
+        run.sample(10, calibrate="marginals")  # type: ignore[arg-type]
 
 
 def test_sampled_files_show_missing_cells_as_empty_cells(wage_run, tmp_path):
