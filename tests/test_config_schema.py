@@ -57,6 +57,22 @@ def test_every_shipped_config_passes(tmp_path):
             check_config(compose(command, overrides))
 
 
+@pytest.mark.parametrize(
+    "command, overrides, message",
+    [
+        ("eval", ["ckpt_path=a.ckpt", "compile=maybe"], "compile='maybe'"),
+        ("sample", ["ckpt_path=a.ckpt", "sample.mode=median"], "sample.mode='median': must be 'mean' or 'sample'"),
+        ("sample", ["ckpt_path=a.ckpt", "sample.calibrate=marginals"], "sample.calibrate='marginals': must be 'missing', 'all' or 'none'"),
+    ],
+)
+def test_a_bad_value_of_a_command_is_one_message_naming_key_value_and_what_is_allowed(command, overrides, message):
+    with initialize_config_module(config_module="vae_lab.conf", version_base="1.3"):
+        cfg = compose(command, overrides)
+    with pytest.raises(ConfigError) as error:
+        check_config(cfg)
+    assert str(error.value).startswith(message)
+
+
 # Each way a bad value reaches the command line once (the typed check's many values are tested in-process above).
 BAD_COMMANDS = [
     ["train", "trainer.max_epochs=abc"],  # a wrong type
@@ -72,10 +88,8 @@ BAD_COMMANDS = [
     ["train", "scheduler=null"],  # Hydra spells "no choice" ~scheduler
     ["train", "experiment=burda_vae", "~scheduler", "+scheduler.scheduler.lr_lambda.epoch_scale=0.5"],  # settings, no scheduler
     ["eval", "ckpt_path=model.ckpt", "split=valid"],
-    ["eval", "ckpt_path=model.ckpt", "eval.iwae_samples=0"],
-    ["eval", "ckpt_path=model.ckpt", "compile=maybe"],
+    ["eval", "ckpt_path=model.ckpt", "eval.iwae_samples=0"],  # checked by the command, before it reads the checkpoint
     ["sample", "ckpt_path=model.ckpt", "n=0"],
-    ["sample", "ckpt_path=model.ckpt", "sample.mode=median"],
     ["encode", "ckpt_path=model.ckpt", "batch_size=-5"],
     ["impute", "ckpt_path=model.ckpt", "input=a.csv", "output=b.csv", "draws=-1"],
     ["figure", "runs=runs/train/x", "projection=tsne"],

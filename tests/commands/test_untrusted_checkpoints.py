@@ -1,5 +1,6 @@
 """A checkpoint from elsewhere runs no code: pickled callables and foreign ``_target_`` are refused by every reader."""
 
+import concurrent.futures
 import os
 from pathlib import Path
 
@@ -76,8 +77,10 @@ def commands_taking_a_checkpoint(checkpoint: Path, folder: Path) -> dict[str, li
 def test_every_command_refuses_a_malicious_checkpoint_and_runs_nothing(malicious, kind, tmp_path):
     checkpoint, marker = malicious[kind]
     env = {"PYTHONPATH": str(checkpoint.parent), "VAE_LAB_TEST_MARKER": str(marker)}
-    for name, args in commands_taking_a_checkpoint(checkpoint, tmp_path).items():
-        result = run_cli(args, cwd=tmp_path, env=env)
+    commands = commands_taking_a_checkpoint(checkpoint, tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(commands)) as pool:  # five processes that mostly import
+        results = list(pool.map(lambda args: run_cli(args, cwd=tmp_path, env=env), commands.values()))
+    for name, result in zip(commands, results):
         output = result.stdout + result.stderr
         assert result.returncode == 2, f"{name}: {output}"
         assert "Traceback" not in output and f"{checkpoint} was refused" in output, f"{name}: {output}"
