@@ -3,8 +3,8 @@
 A table's discrete states are what a softmax or a Bernoulli of the likelihood chooses: a category, a 0/1 value,
 a point mass or the continuous part of a number, a missing cell. Drawn with z ~ p(z), the share of rows in a state
 is E_{p(z)}[pi_state(z)], and p(z) is not the aggregate posterior the decoder learned from: with some trainings a
-share is off by a few points (a minimum that is a point mass gets 1 to 3 points more than the training rows give
-it; a column missing in 40% of the rows is missing in 36% of the samples). ``share_offsets`` finds one offset per
+share is off by a few points (R's VietNamH: `lnexp12m` missing in 4 points fewer of the samples than of the rows;
+star98: a minimum that is a point mass with 1 to 2 points more). ``share_offsets`` finds one offset per
 logit, b, such that the shares of z ~ p(z) decoded with logits l(z) + b are the training shares:
 
     softmax group s:   b_s += log t_s - log E[softmax(l_s(z) + b_s)]        (iterative proportional fitting)
