@@ -18,6 +18,8 @@ from vae_lab.api.calibrated_shares import calibrated_offsets
 from vae_lab.api.sample_files import write_samples
 from vae_lab.data.in_memory import split_rows
 from vae_lab.errors import ConfigError
+from vae_lab.evaluation.sample_fidelity import sample_fidelity
+from vae_lab.evaluation.split_evaluation import EvalSettings, draw_samples
 
 ROWS = 2000
 TABULAR = ["experiment=tabular", "trainer.accelerator=cpu", "logger=csv"]
@@ -94,6 +96,16 @@ def test_calibrated_samples_have_the_training_share_of_missing_cells(wage_run):
     assert run.sample(20000, seed=3, calibrate="none")[:, indicator].mean().item() == pytest.approx(decoded_share, abs=0.012)
     with pytest.raises(ConfigError, match="sample.calibrate must be missing .* got 'marginals'"):
         run.sample(10, calibrate="marginals")  # type: ignore[arg-type]
+
+
+def test_evals_fidelity_judges_the_samples_as_vae_lab_sample_draws_them(wage_run):
+    _, run = wage_run
+    settings = EvalSettings(iwae_samples=2, elbo_samples=1, refine_examples=0, fidelity_samples=300)
+    report = run.evaluate("test", settings)
+    assert report["provenance"]["fidelity_calibrate"] == "missing"
+    count = min(settings.fidelity_samples, len(run.datamodule.split("test")))
+    calibrated = draw_samples(run.vae, count, None, "sample", settings, run.device, calibrated_offsets(run, None, "missing"))
+    assert report["fidelity"] == sample_fidelity(run.datamodule, calibrated, "test")
 
 
 def test_sampled_files_show_missing_cells_as_empty_cells(wage_run, tmp_path):

@@ -25,6 +25,7 @@ from vae_lab.trained_run import TrainedRun
 
 Calibration = Literal["missing", "all", "none"]
 CALIBRATIONS = ("missing", "all", "none")
+DEFAULT_CALIBRATION: Calibration = "missing"  # sample.calibrate's default, and what vae-lab eval's fidelity samples with
 CALIBRATION_DRAWS = 20_000
 CALIBRATION_SEED = 0
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from vae_lab.api.calibrated_shares import Calibration, calibrated_offsets
+from vae_lab.api.calibrated_shares import DEFAULT_CALIBRATION, Calibration, calibrated_offsets
 from vae_lab.api.latent_prior import LatentPrior, latent_prior
 from vae_lab.api.sample_files import write_samples
 from vae_lab.config_schema import ImputationSettings
@@ -112,7 +112,7 @@ class Run(TrainedRun):
         seed: int | None = None,
         condition: Mapping[str, Any] | None = None,
         prior: LatentPrior = "model",
-        calibrate: Calibration = "missing",
+        calibrate: Calibration = DEFAULT_CALIBRATION,
     ) -> torch.Tensor:
         """n draws z ~ p(z), decoded as ``vae-lab sample`` does (mode None: the data's default); (n, *data_shape).
         A conditional model samples given `condition` ({"label": 7}, {"weather": "rain"}, or a list of n values
@@ -132,7 +132,7 @@ class Run(TrainedRun):
         condition: Mapping[str, Any] | None = None,
         condition_file: str | Path | None = None,
         prior: LatentPrior = "model",
-        calibrate: Calibration = "missing",
+        calibrate: Calibration = DEFAULT_CALIBRATION,
     ) -> tuple[torch.Tensor, dict[str, list[str]] | None]:
         """Samples (rows, *data_shape), and the condition values they were drawn with by name (None for an unconditional
         model). condition_file: a table with one row of condition columns per wanted sample (then `n` is its row count);
@@ -191,7 +191,8 @@ class Run(TrainedRun):
         examples = examples_to_evaluate(self.datamodule.split(split), settings)  # an unknown split is refused before any work
         if compile == "auto" and not self.model.math_compiled and compilation_pays_off(examples, settings, self.device):
             self.model.compile_math()
-        result = evaluate_split(self.model, self.datamodule, split, settings, self.device)
+        offsets = calibrated_offsets(self, None, DEFAULT_CALIBRATION)  # the fidelity judges what vae-lab sample writes by default
+        result = evaluate_split(self.model, self.datamodule, split, settings, self.device, offsets)
         provenance = {
             **self.datamodule.provenance(),
             "split": split,
@@ -204,12 +205,18 @@ class Run(TrainedRun):
             "global_step": self.global_step,
             "device": str(self.device),
             "compiled": self.model.math_compiled,
+            "fidelity_calibrate": DEFAULT_CALIBRATION,
             "vae_lab_version": __version__,
         }
         return result.to_dict() | {"provenance": provenance, "wall_time_s": round(time.time() - started, 2)}
 
     def sample_table(
-        self, n: int, seed: int | None = None, condition: Mapping[str, Any] | None = None, prior: LatentPrior = "model", calibrate: Calibration = "missing"
+        self,
+        n: int,
+        seed: int | None = None,
+        condition: Mapping[str, Any] | None = None,
+        prior: LatentPrior = "model",
+        calibrate: Calibration = DEFAULT_CALIBRATION,
     ) -> pd.DataFrame:
         """n synthetic rows in the table's own columns (a model of ``data=csv``), as ``vae-lab sample`` writes them
         (a conditional model: given `condition`, as ``sample``, with the condition columns first; prior, calibrate: as in ``sample``)."""

@@ -156,8 +156,16 @@ def examples_to_evaluate(data: Split, settings: EvalSettings) -> int:
     return len(data) if settings.max_examples is None else min(settings.max_examples, len(data))
 
 
-def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device | str = "cpu") -> SplitEvaluation:
-    """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``).
+def evaluate_split(
+    vae: VAE,
+    datamodule: InMemoryDataModule,
+    split: str,
+    settings: EvalSettings,
+    device: torch.device | str = "cpu",
+    sample_offsets: torch.Tensor | None = None,
+) -> SplitEvaluation:
+    """Every metric of the module docstring for `split` (``train``, ``val`` or ``test``); the fidelity's unconditional
+    samples are decoded with `sample_offsets` added to the likelihood's parameters (``VAE.sample``; None: as decoded).
 
     Moves `vae` to `device` and puts it in eval mode.
     """
@@ -181,7 +189,7 @@ def evaluate_split(vae: VAE, datamodule: InMemoryDataModule, split: str, setting
     with _timed(seconds, cpu_seconds, "refine"):
         refined = _refine(vae, data, settings, device, elbo, log_likelihood)
     with _timed(seconds, cpu_seconds, "fidelity"):
-        fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device)
+        fidelity = _fidelity(vae, datamodule, split, min(settings.fidelity_samples, len(datamodule.split(split))), settings, device, sample_offsets)
     with _timed(seconds, cpu_seconds, "fidelity_per_condition"):
         fidelity_per_condition = _fidelity_per_condition(vae, datamodule, split, settings, device)
 
@@ -295,12 +303,15 @@ def _refine(vae: VAE, data: Split, settings: EvalSettings, device: torch.device,
     }
 
 
-def _fidelity(vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
+def _fidelity(
+    vae: VAE, datamodule: InMemoryDataModule, split: str, count: int, settings: EvalSettings, device: torch.device, offsets: torch.Tensor | None
+) -> dict[str, Any]:
     """The data module's comparison of `count` draws x ~ p(x|z, c), z ~ p(z|c) with the real split; a conditional
     VAE draws its conditions c from the training rows (``draw_conditions``)."""
     if count == 0:
         return {}
-    return sample_fidelity(datamodule, draw_samples(vae, count, datamodule.draw_conditions(count, settings.seed), "sample", settings, device), split)
+    samples = draw_samples(vae, count, datamodule.draw_conditions(count, settings.seed), "sample", settings, device, offsets)
+    return sample_fidelity(datamodule, samples, split)
 
 
 def _fidelity_per_condition(vae: VAE, datamodule: InMemoryDataModule, split: str, settings: EvalSettings, device: torch.device) -> dict[str, Any]:
@@ -311,14 +322,16 @@ def _fidelity_per_condition(vae: VAE, datamodule: InMemoryDataModule, split: str
     return fidelity_given(datamodule, lambda condition: draw_samples(vae, len(condition), condition, mode, settings, device), split, settings.fidelity_samples)
 
 
-def draw_samples(vae: VAE, count: int, condition: torch.Tensor | None, mode: str, settings: EvalSettings, device: torch.device) -> torch.Tensor:
+def draw_samples(
+    vae: VAE, count: int, condition: torch.Tensor | None, mode: str, settings: EvalSettings, device: torch.device, offsets: torch.Tensor | None = None
+) -> torch.Tensor:
     """`count` samples of p(x|z, c), z ~ p(z|c) (condition (count, width), or None), on the CPU, seeded with
-    ``settings.seed``: draws (`mode` ``sample``) or means (``mean``)."""
+    ``settings.seed``: draws (`mode` ``sample``) or means (``mean``), with `offsets` (``VAE.sample``)."""
     devices = [device] if device.type == "cuda" else []
     batch_size = decodes_per_pass(vae, device, settings.memory_budget_mb)
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(settings.seed)
         return torch.cat([
-            vae.sample(min(batch_size, count - start), mode, None if condition is None else condition[start : start + batch_size]).cpu()
+            vae.sample(min(batch_size, count - start), mode, None if condition is None else condition[start : start + batch_size], offsets=offsets).cpu()
             for start in range(0, count, batch_size)
         ])  # fmt: skip
