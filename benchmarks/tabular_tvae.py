@@ -3,7 +3,7 @@ independent marginals, with the field's metrics (issue 32, item 5).
 
     python benchmarks/tabular_tvae.py [CSV ...] [--samples 2000] [--tvae-epochs 300] [--threads 2] [--json FILE]
     python benchmarks/tabular_tvae.py --skip-tvae TABLE.csv --overrides data.discrete_values=10   # vae_lab overrides
-    python benchmarks/tabular_tvae.py --skip-tvae --calibrations none all   # also sample.calibrate=none and =all
+    python benchmarks/tabular_tvae.py --skip-tvae --calibrations none missing   # also sample.calibrate=none and =missing
 
 Without CSV arguments it runs on every table of ../shared/data/tables/ (nine real public tables).
 Per table, a seeded split holds out 30% of the rows (at least 200 where the table has 400 or more; never more than
@@ -14,7 +14,7 @@ half); every model fits the other rows:
 - vae_lab, fitted prior: the same trained model, z drawn from the mixture fitted to its aggregate posterior
   (``run.sample_table(n, seed=s, prior="fitted")``, ``sample.prior=fitted``);
 - with --calibrations: the same trained model sampled with each ``sample.calibrate`` given (rows
-  ``vae_lab_calibrate_<setting>``; the default, ``missing``, is the vae_lab row);
+  ``vae_lab_calibrate_<setting>``; the default, ``all``, is the vae_lab row);
 - TVAE: its defaults (128-128 MLPs, batch 500, --tvae-epochs epochs) on the training rows as values (numbers,
   labels, dates as vae_lab's time index), every categorical, binary or discrete column declared in
   ``discrete_columns``. It takes no missing cells: rows with one are left out of its training rows. ctgan pins
@@ -60,6 +60,7 @@ import pyarrow as pa
 import torch
 
 import vae_lab
+from vae_lab.api.calibrated_shares import CALIBRATIONS, DEFAULT_CALIBRATION
 from vae_lab.data.table_files import TableDialect, frame_as_text, read_table_text, write_table
 from vae_lab.data.table_schema import TableSchema
 from vae_lab.evaluation.sdmetrics_scores import column_pair_trends, column_shapes, sdtypes_of
@@ -123,7 +124,7 @@ def compare(path: Path, args: argparse.Namespace, folder: Path) -> dict[str, Any
     train_values, holdout_values, table_values = values_of(schema, train_text), values_of(schema, holdout_text), values_of(schema, text)
 
     draws: dict[str, list[pd.DataFrame]] = {}
-    variants = [("vae_lab", "model", "missing"), ("vae_lab_fitted", "fitted", "missing")]
+    variants = [("vae_lab", "model", DEFAULT_CALIBRATION), ("vae_lab_fitted", "fitted", DEFAULT_CALIBRATION)]
     variants += [(f"vae_lab_calibrate_{calibrate}", "model", calibrate) for calibrate in args.calibrations]
     for model, prior, calibrate in variants:
         written = [run.sample_table(args.samples, seed=seed, prior=prior, calibrate=calibrate) for seed in SEEDS]  # as vae-lab sample writes them
@@ -302,7 +303,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every number here")
     parser.add_argument("--skip-tvae", action="store_true", help="no TVAE (e.g. to compare vae_lab's options)")
     parser.add_argument("--overrides", nargs="*", default=[], help="vae_lab config overrides (the same for every table)")
-    parser.add_argument("--calibrations", nargs="*", default=[], choices=["none", "all"], help="also sample with these sample.calibrate settings")
+    parser.add_argument("--calibrations", nargs="*", default=[], choices=CALIBRATIONS, help="also sample with these sample.calibrate settings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     quiet_third_party()

@@ -62,7 +62,7 @@ def test_every_shipped_config_passes(tmp_path):
     [
         ("eval", ["ckpt_path=a.ckpt", "compile=maybe"], "compile='maybe'"),
         ("sample", ["ckpt_path=a.ckpt", "sample.mode=median"], "sample.mode='median': must be 'mean' or 'sample'"),
-        ("sample", ["ckpt_path=a.ckpt", "sample.calibrate=marginals"], "sample.calibrate='marginals': must be 'missing', 'all' or 'none'"),
+        ("sample", ["ckpt_path=a.ckpt", "sample.calibrate=marginals"], "sample.calibrate='marginals': must be 'all', 'missing' or 'none'"),
     ],
 )
 def test_a_bad_value_of_a_command_is_one_message_naming_key_value_and_what_is_allowed(command, overrides, message):

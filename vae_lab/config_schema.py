@@ -107,7 +107,7 @@ class EvalCommandSettings(FromCheckpointSettings):
 class SampleMode:
     mode: Literal["mean", "sample"] | None = None  # E[x|z], or a draw x ~ p(x|z); None: the data's default
     prior: Literal["model", "fitted"] = "model"  # the model's own p(z), or a mixture fitted to the training rows' posteriors
-    calibrate: Literal["missing", "all", "none"] = "missing"  # a table's samples get the training rows' share of missing cells, or of every state
+    calibrate: Literal["all", "missing", "none"] = "all"  # a table's samples get the training rows' share of every discrete state, or of missing cells
 
 
 @dataclass

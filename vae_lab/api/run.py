@@ -119,9 +119,9 @@ class Run(TrainedRun):
         per name; "all": n per value), as ``condition.*`` of ``vae-lab sample``; None: conditions of training rows.
         prior: ``"model"``, the model's own p(z), or ``"fitted"``, a mixture fitted to the training rows' posteriors where it
         fits the validation rows' clearly better than the model's own (``api.latent_prior``; unconditional models), as ``sample.prior``.
-        calibrate: ``"missing"``, a table's samples get the training rows' share of missing cells; ``"all"``, of each
-        category, 0/1 value and point mass too; ``"none"``: as decoded (``api.calibrated_shares``; unconditional
-        models), as ``sample.calibrate``."""
+        calibrate: ``"all"``, a table's samples get the training rows' share of each category, 0/1 value, point mass
+        and missing cell; ``"missing"``, of the missing cells only; ``"none"``: as decoded (``api.calibrated_shares``;
+        unconditional models), as ``sample.calibrate``."""
         return self.sample_given(n, mode, seed, condition, prior=prior, calibrate=calibrate)[0]
 
     def sample_given(
