@@ -5,8 +5,8 @@ shares as decoded (``none``).
 The offsets (``models.share_calibration``) are fitted to CALIBRATION_DRAWS draws of the prior the samples come
 from (the model's own or the fitted one), decoded once, with their own seeded random stream (so they are the same
 every time, and the samples' stream is untouched), and to the shares of the run's training rows, which the checkpoint
-keeps (``TableSchema.slot_means``: no training file is read). Fitting them takes one decoding pass, well under a
-second for a table, so they are fitted at each call rather than kept. A conditional model is not calibrated: the
+keeps (``TableSchema.slot_means``: no training file is read). Fitting them takes one decoding pass (the decodes of
+sampling CALIBRATION_DRAWS rows), so they are fitted at each call rather than kept. A conditional model is not calibrated: the
 conditions asked set the shares.
 
 Why ``all`` by default: on 24 real tables with two trainings each (docs/results.md), it raised held-out detection
