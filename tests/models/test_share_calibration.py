@@ -42,9 +42,9 @@ def test_offsets_give_varied_draws_the_target_shares_and_keep_how_they_vary():
     logits = 2 * torch.randn(5000, 8, generator=generator)
     targets = [torch.tensor(t, dtype=torch.float64) for t in ([0.6, 0.3, 0.1], [0.25], [0.55, 0.45], [0.4])]
     offsets = share_offsets(logits, STATES, targets)
-    shifted = logits + offsets
     for state, target in zip(STATES, targets):
-        assert generated_shares(state, shifted.double()).tolist() == pytest.approx(target.tolist(), abs=2e-4)
+        assert generated_shares(state, logits.double(), offsets.double()).tolist() == pytest.approx(target.tolist(), abs=2e-4)
+    shifted = logits + offsets
     assert torch.allclose(shifted - shifted[0], logits - logits[0], atol=1e-5)
     assert offsets[[4]].item() == 0  # the number's own slot is left alone
 

@@ -48,12 +48,14 @@ def training_shares(states: Sequence[DiscreteState], slot_means: torch.Tensor) -
     return shares
 
 
-def generated_shares(state: DiscreteState, logits: torch.Tensor) -> torch.Tensor:
-    """The share of each of the state's outcomes over the draws: logits (draws, width) with the offsets added."""
-    chosen = torch.sigmoid(logits[:, list(state.slots)]) if state.bernoulli else F.softmax(logits[:, list(state.slots)], dim=1)
+def generated_shares(state: DiscreteState, params: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """The share of each of the state's outcomes over the draws: params (draws, width) decoded, offsets (width,)."""
+    slots = list(state.slots)
+    logits = params[:, slots] + offsets[slots]
+    chosen = torch.sigmoid(logits) if state.bernoulli else F.softmax(logits, dim=1)
     if state.present is None:
         return chosen.mean(dim=0)
-    present = torch.sigmoid(-logits[:, state.present]).unsqueeze(1)
+    present = torch.sigmoid(-(params[:, state.present] + offsets[state.present])).unsqueeze(1)
     return (chosen * present).sum(dim=0) / present.sum()
 
 
@@ -66,7 +68,7 @@ def share_offsets(params: torch.Tensor, states: Sequence[DiscreteState], targets
         worst = 0.0
         for state, target in zip(states, targets):
             slots = list(state.slots)
-            share = generated_shares(state, params + offsets)
+            share = generated_shares(state, params, offsets)
             worst = max(worst, float((share - target).abs().max()))
             if state.bernoulli:
                 offsets[slots] += torch.logit(target) - torch.logit(share.clamp(1e-9, 1 - 1e-9))
