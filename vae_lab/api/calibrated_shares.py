@@ -15,7 +15,7 @@ on average (0.666 -> 0.671, 0.687 -> 0.692) and pair trends, brought the missing
 their share (MedExp's `lpi` +2.69 -> +0.71 points); ``missing`` alone left detection where it was.
 """
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -26,7 +26,7 @@ from vae_lab.models.share_calibration import share_offsets, training_shares
 from vae_lab.trained_run import TrainedRun
 
 Calibration = Literal["all", "missing", "none"]
-CALIBRATIONS = ("all", "missing", "none")
+CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
 DEFAULT_CALIBRATION: Calibration = "all"  # sample.calibrate's default, and what vae-lab eval's fidelity samples with
 CALIBRATION_DRAWS = 20_000
 CALIBRATION_SEED = 0
