@@ -41,7 +41,8 @@ def test_a_dataframe_fits_with_the_numbers_of_the_cli_on_its_csv(fitted):
 def test_dataframes_go_in_and_out_of_sample_and_impute(fitted):
     folder, frame, run = fitted
     rows = run.sample_table(500, seed=3)
-    assert list(rows.columns) == [name for name in frame.columns if name != "id"] and len(rows) == 500
+    assert list(rows.columns) == list(frame.columns) and len(rows) == 500  # the row numbers "id" counted afresh
+    assert (rows["id"].diff().dropna() == 1).all()
     assert set(rows["member"].dropna()) <= {"yes", "no"}
     again = vae_lab.load_run(run.run_dir)  # saved: the run directory, opened again
     assert again.sample_table(500, seed=3).equals(rows)

@@ -21,6 +21,7 @@ from vae_lab.api.sample_files import write_samples
 from vae_lab.commands.impute import impute_csv
 from vae_lab.commands.sample import sample
 from vae_lab.data.csv_table import CSVDataModule
+from vae_lab.data.in_memory import split_rows
 from vae_lab.data.table_files import read_table_text
 
 ROWS = 300
@@ -162,18 +163,22 @@ def test_a_parquet_table_trains_and_its_samples_are_parquet_with_its_column_type
     pd.testing.assert_frame_equal(completed.drop(columns="price"), before.drop(columns="price"), check_categorical=False)
 
 
-def test_constant_columns_come_back_in_their_place_with_their_missing_cells(tmp_path):
+def test_every_column_comes_back_in_its_place_constants_with_their_missing_cells_row_numbers_afresh(tmp_path):
     frame = shop_table(ROWS, seed=0)
-    frame.insert(1, "id", np.arange(ROWS))  # ID-like: not generated (README)
+    frame.insert(1, "id", np.arange(ROWS))  # ID-like row numbers: counted afresh
     frame["currency"] = np.where(np.arange(ROWS) % 4 == 0, "", "EUR")  # one value, a quarter of the cells missing
     frame["notes"] = ""  # no value at all
     path = tmp_path / "shop.csv"
     frame.to_csv(path, index=False)
-    datamodule = CSVDataModule(str(path), target="count")  # the target is not generated (README)
+    datamodule = CSVDataModule(str(path), target="count")  # the target is not generated: empty
     x = datamodule.split("train").x.repeat(10, 1)
     torch.manual_seed(0)
     synthetic = datamodule.to_frame(x)
-    assert list(synthetic.columns) == ["price", "city", "unit", "weight", "currency", "notes"]
+    assert list(synthetic.columns) == ["price", "id", "count", "city", "unit", "weight", "currency", "notes"]
+    (first, direction) = datamodule.fitted_schema().numbered["id"]
+    training_rows = split_rows(ROWS, datamodule.val_size, datamodule.test_size, datamodule.seed, datamodule.source)["train"]
+    assert direction == 1 and first == training_rows.min()  # the first training row's id
+    assert list(synthetic["id"]) == list(range(first, first + len(synthetic))) and synthetic["count"].isna().all()
     assert (synthetic["unit"] == "kg").all() and synthetic["notes"].eq("").all()
     assert set(synthetic["currency"]) == {"EUR", ""} and abs((synthetic["currency"] == "").mean() - 0.25) < 0.05
     (written,) = write_samples(datamodule, x[:20], tmp_path / "samples")
@@ -233,14 +238,17 @@ def r_write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def test_row_names_of_pandas_and_r_are_an_id_column_written_back_with_a_blank_header(tmp_path):
     """pandas' to_csv and R's write.csv write the row names first, under a blank header cell: the column is named as
-    pandas names it, dropped as ID-like (never generated), and an imputed file keeps it, under its blank cell."""
+    pandas names it, dropped as ID-like, and samples number their rows afresh under it, as an imputed file keeps it."""
     path = tmp_path / "indexed.csv"
     shop_table(ROWS, seed=0).to_csv(path)  # pandas' default: the index 0, 1, ... first
     assert lines(path)[0].startswith(",price,")
     results = trained_run(path, tmp_path)
     dropped = dict(vae_lab.load_run(results["run_dir"]).datamodule.fitted_schema().dropped)
     assert "ID-like" in dropped["Unnamed: 0"]
-    assert list(pd.read_csv(sampled(results)).columns) == ["price", "count", "city", "unit", "weight"]
+    samples = sampled(results)
+    assert lines(samples)[0] == ",price,count,city,unit,weight"
+    numbers = pd.read_csv(samples, index_col=0).index  # read as the input is read: the row numbers are its index
+    assert list(numbers) == list(range(numbers[0], numbers[0] + 200))
 
     r_style = tmp_path / "r_style.csv"
     frame = shop_table(40, seed=1)

@@ -85,7 +85,8 @@ def test_sampled_csv_has_the_original_columns_and_types(trained, tmp_path):
     datamodule, module = run.datamodule, run.module
     (path,) = write_samples(datamodule, module.vae.sample(200, mode="sample"), tmp_path / "synthetic.csv")
     synthetic = pd.read_csv(path)
-    assert list(synthetic.columns) == MODELLED and len(synthetic) == 200
+    assert list(synthetic.columns) == ["id", *MODELLED] and len(synthetic) == 200  # the file's columns, in its order
+    assert (synthetic["id"].diff().dropna() == 1).all()  # row IDs counted afresh, none copied from a real row
     assert synthetic["visits"].dtype == np.int64 and synthetic["x1"].dtype == np.float64
     assert set(synthetic["group"].dropna()) <= set(GROUPS) and set(synthetic["member"]) <= {"yes", "no"}
     assert synthetic[["x1", "group"]].isna().any().all() and synthetic[["x2", "visits", "member"]].notna().all().all()  # 5% missing in training
@@ -101,7 +102,7 @@ def test_cli_sample_writes_synthetic_rows_and_eval_scores_their_fidelity(trained
     sampled = run_cli(["sample", f"ckpt_path={results['best_checkpoint']}", "n=1000", f"output={tmp_path / 'synthetic.csv'}"], cwd=tmp_path)
     assert sampled.returncode == 0, sampled.stdout + sampled.stderr
     synthetic = pd.read_csv(tmp_path / "synthetic.csv")
-    assert list(synthetic.columns) == MODELLED and len(synthetic) == 1000
+    assert list(synthetic.columns) == list(frame.columns) and len(synthetic) == 1000
     assert synthetic["visits"].dtype == np.int64 and set(synthetic["group"].dropna()) <= set(GROUPS)
     assert synthetic["group"].nunique() == len(GROUPS)  # draws (the default for tables), not the most likely category
 
@@ -218,7 +219,7 @@ def test_the_python_api_samples_rows_and_imputes_as_the_commands_do(trained, tmp
     run = vae_lab.load_run(results["run_dir"])  # a run directory: its best checkpoint
     assert run.path == Path(results["best_checkpoint"]) and run.global_step > 0
     rows = run.sample_table(300, seed=0)
-    assert list(rows.columns) == MODELLED and len(rows) == 300 and set(rows["group"].dropna()) <= set(GROUPS)
+    assert list(rows.columns) == list(frame.columns) and len(rows) == 300 and set(rows["group"].dropna()) <= set(GROUPS)
     incomplete = mixed_table(50, seed=9)
     source = tmp_path / "incomplete.csv"
     incomplete.to_csv(source, index=False)

@@ -116,6 +116,6 @@ def test_every_real_table_trains_with_nothing_but_its_path(tmp_path, name):
     dialect = datamodule.dialect  # read back as the table was: the real columns in their order, numbers as numbers
     arguments = {"sep": dialect.delimiter, "decimal": dialect.decimal, "encoding": dialect.encoding}
     real, synthetic = pd.read_csv(path, **arguments), pd.read_csv(written, **arguments)
-    generated = [name for name in schema.file_columns if name in schema.names or name in schema.constants]
-    assert list(synthetic.columns) == [dialect.header.get(name, name) for name in generated] == [c for c in real.columns if c in synthetic.columns]
-    assert all(pd.api.types.is_numeric_dtype(synthetic[c]) == pd.api.types.is_numeric_dtype(real[c]) for c in synthetic.columns)
+    assert list(synthetic.columns) == [dialect.header.get(name, name) for name in schema.file_columns] == list(real.columns)
+    generated = [dialect.header.get(name, name) for name in schema.file_columns if name in schema.names or name in schema.constants]
+    assert all(pd.api.types.is_numeric_dtype(synthetic[c]) == pd.api.types.is_numeric_dtype(real[c]) for c in generated)

@@ -171,13 +171,15 @@ class CSVDataModule(InMemoryDataModule):
         self.dialect = TableDialect.from_state(state_dict.get("dialect"))
 
     def to_frame(self, x: torch.Tensor, given: dict[str, list[str]] | None = None) -> pd.DataFrame:
-        """Model rows x: (n, width) as a table: the modelled and constant columns, in file order with their names, integers as
-        integers and categories as their labels, after the condition columns as `given` (each variable's n values by name);
-        the target and the other dropped columns are not generated."""
+        """Model rows x: (n, width) as a table: every column of the file in file order with its name (``TableSchema.
+        with_dropped_columns``: constant ones as they were, row numbers counted afresh, the target and other dropped
+        columns empty), integers as integers and categories as their labels, after the condition columns as `given`
+        (each variable's n values by name)."""
         schema = self.fitted_schema()
         frame = schema.inverse(x, schema.generated_mask(x), generated=True)
-        if schema.constants:  # their cells drawn with the torch seed that drew x
-            frame = schema.with_constants(frame, np.random.default_rng(int(torch.randint(2**62, ()))))
+        # The constants' cells drawn with the torch seed that drew x (the torch stream untouched where there is none).
+        generator = np.random.default_rng(int(torch.randint(2**62, ())) if schema.constants else 0)
+        frame = schema.with_dropped_columns(frame, generator)
         for position, (name, values) in enumerate((given or {}).items()):
             frame.insert(position, name, values)
         return frame

@@ -62,12 +62,21 @@ def drop_reason(name: str, format: ValueFormat, values: np.ndarray | pa.ChunkedA
             return f"ID-like ({every} of its values is different); {keep}"
         if distinct > options.max_categories:
             return f"{distinct} different values, more than data.max_categories={options.max_categories}; raise it or {keep}"
-    elif format.type == INT and MIN_ID_VALUES <= distinct == len(values):
-        steps = np.diff(values)
-        steps_like_row_numbers = abs(float(values[-1]) - float(values[0])) <= ID_STEP * (distinct - 1)  # not a growing population
-        if ((steps > 0).all() or (steps < 0).all()) and steps_like_row_numbers:
-            return f"ID-like (every value is different, in order down the file); keep it with data.numeric=[{name}]"
+    elif row_numbering(format, values) is not None:
+        return f"ID-like (every value is different, in order down the file); keep it with data.numeric=[{name}]"
     return ""
+
+
+def row_numbering(format: ValueFormat, values: np.ndarray | pa.ChunkedArray) -> tuple[int, int] | None:
+    """(first value, direction +1 or -1) of integer IDs numbering the rows in order down the file (at least
+    ``MIN_ID_VALUES``, all different, by steps of at most ``ID_STEP`` on average: not a growing population), else None."""
+    if format.type != INT or not MIN_ID_VALUES <= len(np.unique(values)) == len(values):
+        return None
+    steps = np.diff(values)
+    steps_like_row_numbers = abs(float(values[-1]) - float(values[0])) <= ID_STEP * (len(values) - 1)
+    if not (((steps > 0).all() or (steps < 0).all()) and steps_like_row_numbers):
+        return None
+    return int(values[0]), 1 if steps[0] > 0 else -1
 
 
 def target_bins(values: np.ndarray, bins: int) -> list[float]:

@@ -8,9 +8,10 @@ slots. This module puts them together over a whole table, and names no kind.
 
 Dropped with a warning: constant columns, columns without a value, ID-like columns (every value
 different), free text, and text with more than ``max_categories`` distinct values; the constant columns
-and those without a value keep the texts of their training cells (``constants``), which written tables
-put back in their place (``with_constants``). ``drop`` drops
-columns silently; the ``target`` column is kept out of the model and becomes the labels ``y``; the
+and those without a value keep the texts of their training cells (``constants``), and integer IDs that number
+the rows their first value and direction (``numbered``). Written tables have every column of the file in its
+place (``with_dropped_columns``): constants as they were, row numbers counted afresh, the others empty. ``drop``
+drops columns silently; the ``target`` column is kept out of the model and becomes the labels ``y``; the
 ``condition`` columns (``model.condition`` of a conditional VAE) are kept out of the modelled columns and
 become the condition's codes: their categories, or deciles of a numeric column.
 
@@ -42,7 +43,7 @@ from vae_lab.data.column_kinds import Column, ValueType, kind_named, overridable
 from vae_lab.data.column_rules import Decoded, DeterminedColumn, MonotoneColumn, find_determined_columns, rule_from_state_dict
 from vae_lab.data.conditions import Conditions, ConditionVariable
 from vae_lab.data.csv_file import DEFAULT_NA_VALUES, line_number
-from vae_lab.data.kind_inference import infer_column, target_bins
+from vae_lab.data.kind_inference import infer_column, row_numbering, target_bins
 from vae_lab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,8 @@ class TableSchema:
     bins that label a numeric one), the condition columns (with their bins), and the missing-value markers.
 
     constants: each dropped column with at most one value in the training rows -> the share of each text of
-    its training cells (``{"EUR": 0.98, "": 0.02}``); file_columns: every column of the file, in its order;
+    its training cells (``{"EUR": 0.98, "": 0.02}``); numbered: each dropped column of integer IDs that number the
+    rows in order -> [its first training value, +1 or -1]; file_columns: every column of the file, in its order;
     determined: the modelled columns that are a function of one or two others in every training row
     (``column_rules``), which generated rows keep.
     """
@@ -174,8 +176,10 @@ class TableSchema:
     def __init__(self, columns: list[Column], dropped: dict[str, str], target: Column | None, na_values: list[str],
                  bins: list[float] | None = None, condition_columns: list[tuple[Column, list[float]]] | None = None,
                  constants: dict[str, dict[str, float]] | None = None, file_columns: list[str] | None = None,
-                 determined: list[DeterminedColumn | MonotoneColumn] | None = None) -> None:  # fmt: skip
+                 determined: list[DeterminedColumn | MonotoneColumn] | None = None,
+                 numbered: dict[str, list[int]] | None = None) -> None:  # fmt: skip
         self.columns = columns
+        self.numbered = dict(numbered or {})
         self.determined = list(determined or [])
         self.constants = dict(constants or {})
         self.file_columns = list(file_columns or [column.name for column in columns])
@@ -304,9 +308,13 @@ class TableSchema:
         """
         return self._decoded(x, mask, written=True, generated=generated)
 
-    def with_constants(self, frame: pd.DataFrame, generator: np.random.Generator) -> pd.DataFrame:
-        """Decoded rows (``inverse``) with the constant columns put back in their file places, each cell one of the
-        column's training texts drawn at its share (`generator`); columns neither modelled nor constant stay out."""
+    def with_dropped_columns(self, frame: pd.DataFrame, generator: np.random.Generator) -> pd.DataFrame:
+        """Decoded rows (``inverse``) with every other column of the file in its place, so that a written table has the
+        file's columns in the file's order: a constant column's cells each one of its training texts drawn at its share
+        (`generator`), row numbers counted afresh from the training rows' first one, and the columns not generated
+        (the target, other IDs, free text, ``data.drop``) empty. Condition columns stay out (the caller puts the
+        conditions asked)."""
+        conditions = {column.name for column, _ in self.condition_columns}
         columns = {}
         for name in self.file_columns:
             if name in frame:
@@ -315,6 +323,11 @@ class TableSchema:
                 texts, shares = list(self.constants[name]), np.array(list(self.constants[name].values()))
                 cells = generator.choice(texts, size=len(frame), p=shares / shares.sum()) if len(texts) > 1 else [texts[0]] * len(frame)
                 columns[name] = pd.array(cells, dtype="string")
+            elif name in self.numbered:
+                first, direction = self.numbered[name]
+                columns[name] = pd.array(first + direction * np.arange(len(frame)), dtype="Int64")
+            elif name not in conditions:
+                columns[name] = pd.array([pd.NA] * len(frame), dtype="string")
         return pd.DataFrame(columns, index=frame.index)
 
     def decoded(self, x: Any, mask: Any = None, generated: bool = False) -> Decoded:
@@ -362,6 +375,7 @@ class TableSchema:
             "constants": {name: dict(shares) for name, shares in self.constants.items()},
             "file_columns": list(self.file_columns),
             "determined": [rule.state_dict() for rule in self.determined],
+            "numbered": {name: list(start) for name, start in self.numbered.items()},
         }
 
     @classmethod
@@ -372,7 +386,7 @@ class TableSchema:
             None if target is None else Column.from_state_dict(target), state["na_values"], state.get("bins"),
             [(Column.from_state_dict(c["column"]), c["bins"]) for c in state.get("conditions", [])],
             state.get("constants"), state.get("file_columns"),
-            [rule_from_state_dict(rule) for rule in state.get("determined", [])],
+            [rule_from_state_dict(rule) for rule in state.get("determined", [])], state.get("numbered"),
         )  # fmt: skip
 
 
@@ -391,7 +405,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
     train_rows = np.sort(train_rows)
     train_index = pa.array(train_rows)
     columns, dropped, target, bins = [], {}, None, []
-    constants = {}
+    constants, numbered = {}, {}
     condition_columns = []
     for name in table.column_names:
         if name in options.drop:
@@ -429,6 +443,8 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
             dropped[name] = reason
             if (pc.count_distinct(observed).as_py() if format.type == TEXT else len(np.unique(observed))) == 1:
                 constants[name] = text_shares(train_text)
+            elif (numbering := row_numbering(format, observed)) is not None:
+                numbered[name] = list(numbering)
             log.warning("column '%s' of %s is dropped: %s", name, source, reason)
         elif name in options.condition or name == options.target:
             if name in options.condition:
@@ -445,7 +461,7 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
         raise DataError(f"{source} has no column left to model ({reasons}); keep columns with data.categorical=[...] or data.numeric=[...]")
     order = {name: i for i, name in enumerate(options.condition)}  # the condition's slots in the order model.condition names them
     condition_columns.sort(key=lambda pair: order[pair[0].name])
-    schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns, constants, table.column_names)
+    schema = TableSchema(columns, dropped, target, na_values, bins, condition_columns, constants, table.column_names, numbered=numbered)
     log.info("%s: %d modelled columns (%s)%s", source, len(columns), schema.describe(), f", target {target.name}" if target else "")
     if options.determined_columns:
         rows = pa.array(train_rows[:RULE_ROWS])  # exact decoding (float64), so that numbers match their training values
