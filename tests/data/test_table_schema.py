@@ -258,6 +258,19 @@ def test_bad_values_name_the_column_and_line(tmp_path, column, message):
         infer(csv_of(tmp_path, frame, "bad.csv"))
 
 
+def test_numbers_with_a_few_codes_of_letters_and_digits_are_labels_with_a_warning(tmp_path, caplog):
+    """Real subject and station codes ('207a' beside 207, 'c168' beside 117: car::Blackmoor, datasets::attenu) make the
+    column text, not a refused file; data.numeric still reads it as numbers, naming the codes."""
+    frame = pd.DataFrame({"station": [str(i % 8) for i in range(38)] + ["c168", "207a"], "w": np.arange(40, dtype=float) * 0.5})
+    path = csv_of(tmp_path, frame, "codes.csv")
+    with caplog.at_level(logging.WARNING):
+        _, schema = infer(path)
+    assert kinds(schema)["station"] == "categorical" and {"c168", "207a"} <= set(schema.columns[0].categories)
+    assert "station' of" in caplog.text and "2 code(s) of letters and digits such as 'c168'" in caplog.text
+    with pytest.raises(DataError, match=r"column 'station' of .*holds numbers but 2 cell\(s\) are not numbers: 'c168' on line 40"):
+        infer(path, numeric=["station"])
+
+
 def test_a_column_without_any_value_is_dropped_with_a_warning(tmp_path, caplog):
     frame = pd.DataFrame({"v": [None] * 20, "w": np.arange(20, dtype=float) * 0.5})
     with caplog.at_level(logging.WARNING, logger="vae_lab.data.table_schema"):

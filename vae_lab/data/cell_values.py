@@ -36,6 +36,7 @@ INT, FLOAT, TEXT, BOOLEAN, DATETIME = "int", "float", "text", "boolean", "dateti
 FLOAT_PATTERN = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 INT_PATTERN = r"^\s*-?\d+\s*$"
 LEADING_ZERO_PATTERN = r"^\s*[+-]?0\d"  # 007, 02134: codes, not numbers
+CODE_PATTERN = r"^\s*[A-Za-z]*\d[A-Za-z0-9]*\s*$"  # letters and digits, at least one digit: 207a, c168
 CURRENCY = "$€£¥₹"
 NUMBER_LIKE = rf"^\s*[+-]?[{re.escape(CURRENCY)}]?\s*[+-]?[\d.,  ]+\s*%?\s*$"  # a decorated number, loosely
 BOOLEAN_PAIRS = (("false", "true"), ("no", "yes"), ("f", "t"), ("n", "y"), ("off", "on"), ("0", "1"))
@@ -250,9 +251,22 @@ def infer_format(
             return dates
     numeric = pc.match_substring_regex(observed, FLOAT_PATTERN)
     fraction = pc.mean(pc.cast(numeric, pa.int8())).as_py()
-    if numeric_required or (fraction >= STRAY_FRACTION and not text_allowed):
+    if numeric_required or (fraction >= STRAY_FRACTION and not text_allowed and not codes_among_numbers(name, observed, numeric, source)):
         raise stray_text_error(name, text, missing, source)
     return ValueFormat(TEXT)
+
+
+def codes_among_numbers(name: str, observed: pa.ChunkedArray, numeric: pa.ChunkedArray, source: str) -> bool:
+    """Whether the cells of a mostly numeric column that are not numbers are all codes of letters and digits
+    ('207a', 'c168': subject or station codes, so the column is labels), said in a warning; a typo ('forty', 'n.a.',
+    '4,9') is not one."""
+    others = observed.filter(pc.invert(numeric))
+    codes = pc.and_(pc.match_substring_regex(others, CODE_PATTERN), pc.match_substring_regex(others, r"[A-Za-z]"))
+    if not pc.all(codes).as_py():
+        return False
+    log.warning("column '%s' of %s holds numbers and %d code(s) of letters and digits such as %r: read as text (labels or IDs); "
+                "data.numeric=[%s] reads it as numbers and names those cells", name, source, len(others), others[0].as_py().strip(), name)  # fmt: skip
+    return True
 
 
 def boolean_format(observed: pa.ChunkedArray) -> ValueFormat | None:
