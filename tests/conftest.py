@@ -175,9 +175,11 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
 
 
 def start_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `python -m vae_lab ARGS` in `cwd` in a session of its own (so a signal reaches it alone), output discarded."""
-    return subprocess.Popen([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    """Start `python -m vae_lab ARGS` in `cwd` in a session of its own (so a signal reaches it alone), its output (stdout and
+    stderr) going to `cwd`/cli_output.log, for the message of a failed assertion."""
+    with open(cwd / "cli_output.log", "ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "vae_lab", *args], cwd=cwd, env=cli_environment(env), stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
 def assert_one_clear_message(result: subprocess.CompletedProcess, *fragments: str, code: int | None = None) -> None:

@@ -84,6 +84,9 @@ class WaitForStopSignal(Callback):
         if not self.armed or trainer.global_step != self.step:
             return
         self.armed = False
+        # Every process is here before the signal is sent: Lightning's DDP stop (a broadcast inside rank 0's signal
+        # handler, Lightning-AI/pytorch-lightning#20806) assumes the other ranks reach no other collective first.
+        trainer.strategy.barrier("wait_for_stop_signal")
         if trainer.is_global_zero:
             self.marker.write_text(f"{trainer.global_step}\n")
         deadline = time.time() + 120

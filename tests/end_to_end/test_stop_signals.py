@@ -50,7 +50,7 @@ def test_a_stop_signal_saves_the_current_step_and_the_rerun_finishes_like_an_uni
     hold = ["+callbacks.hold._target_=lightning_probes.WaitForStopSignal", f"+callbacks.hold.step={step}", f"+callbacks.hold.marker={marker}"]
     command = ["train", *RING, *extra, "run_name=stopped", *hold, f"+callbacks.hold.during={during}"]
     status, seconds = wait_then_signal(command, tmp_path, marker, signal_number)
-    assert status == 128 + signal_number and seconds < 30
+    assert status == 128 + signal_number and seconds < 30, (tmp_path / "cli_output.log").read_text()[-6000:]
 
     run_dir = tmp_path / "runs" / "train" / "stopped"
     stopped = read_results(run_dir)
