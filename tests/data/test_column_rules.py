@@ -11,6 +11,8 @@ from conftest import TINY, compose_train
 import vae_lab
 from vae_lab.api import fit
 from vae_lab.data.column_rules import CHANCE, MonotoneColumn, by_chance, find_determined_columns
+from vae_lab.data.table_files import read_table_text
+from vae_lab.data.table_schema import SchemaOptions, infer_schema
 
 TABLE = [*TINY, "experiment=tabular", "data.min_epoch_rows=0", "logger=csv", "callbacks=default", "trainer.max_epochs=3"]
 
@@ -122,3 +124,27 @@ def test_a_label_longer_than_the_drawn_ones_is_written_whole():
     rows = {"code": (np.array([2.0, 1.0]), np.ones(2, dtype=bool)), "city": (np.array(["Oslo", "Oslo"]), np.ones(2, dtype=bool))}
     rule.apply(rows)
     assert list(rows["city"][0]) == ["Stockholm", "Oslo"]
+
+
+def test_a_number_that_fixes_others_is_generated_on_its_training_values_so_that_its_rules_apply(tmp_path):
+    """A panel of counties (as plm's Crime: 90 county codes, each county's share of minorities the same every year):
+    the codes are numbers with too many values for a label and too few repeats to snap, so generated counties fell
+    between the codes and the rule never applied. A determinant is generated on its training values."""
+    rng = np.random.default_rng(0)
+    counties = np.arange(1, 80, 2)  # 40 odd codes, each in 4 years
+    minority = dict(zip(counties, np.round(rng.uniform(1, 60, len(counties)), 4)))
+    county = np.repeat(counties, 4)
+    frame = pd.DataFrame({"county": county, "minority": [minority[c] for c in county], "crime": np.round(rng.lognormal(0, 1, len(county)), 5)})
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    table = read_table_text(path)
+    schema = infer_schema(table, np.arange(table.num_rows), SchemaOptions.of(), str(path))
+    (rule,) = schema.determined
+    assert (rule.column, rule.by) == ("minority", ["county"])
+    assert schema.columns[0].kind == "numeric" and schema.columns[0].support == counties.tolist()
+
+    x = np.random.default_rng(1).normal(0, 1.5, (500, schema.width))  # any model rows: draws of a model,
+    x[:, 0] = np.random.default_rng(2).uniform(*schema.columns[0].bounds(), 500)  # in the range its likelihood keeps to
+    generated = schema.inverse(x, generated=True)
+    assert set(generated["county"]) <= set(counties)
+    assert (generated["minority"] == generated["county"].map(minority)).all()

@@ -466,9 +466,17 @@ def infer_schema(table: pa.Table, train_rows: np.ndarray, options: SchemaOptions
     if options.determined_columns:
         rows = pa.array(train_rows[:RULE_ROWS])  # exact decoding (float64), so that numbers match their training values
         encoded = schema.transform(table.take(rows), source, dtype=np.float64)
-        schema.determined = find_determined_columns(schema.decoded(encoded.x, encoded.mask))
+        decoded = schema.decoded(encoded.x, encoded.mask)
+        schema.determined = find_determined_columns(decoded)
         for rule in schema.determined:
             log.info("%s: %s; generated rows keep it (data.determined_columns=false: as the model draws them)", source, rule.describe())
+        by_name = {column.name: column for column in schema.columns}
+        determinants = sorted({name for rule in schema.determined if isinstance(rule, DeterminedColumn) for name in rule.by}, key=schema.names.index)
+        for name in determinants:
+            values, observed = decoded[name]
+            if by_name[name].generate_on_training_values(values[observed]):
+                log.info("%s: '%s' fixes other columns, so it is generated on its training values, as codes are "
+                         "(data.categorical=[%s] models it as labels)", source, name, name)  # fmt: skip
     return schema
 
 

@@ -133,6 +133,12 @@ class Column:
         where a kind may keep generated values to what the data holds (real rows decode exactly, with ``decode``)."""
         return self.decode(block)
 
+    def generate_on_training_values(self, values: np.ndarray) -> bool:
+        """Keep generated values to the observed training `values` (n,) from now on, as a column that fixes others
+        (``column_rules``) must be for its rules to apply; whether that changed anything (kinds whose generated values
+        are labels already keep to them)."""
+        return False
+
     def codes(self, values: np.ndarray | pa.ChunkedArray, missing: np.ndarray) -> np.ndarray:
         """(n,) int64 category index of each value, -1 where missing or unknown: what a condition or target on a column
         that is not numerical is coded as (``categories`` name the codes)."""

@@ -149,6 +149,15 @@ class NumericColumn(Column):
         """Generated numbers, on the training values where the column has a ``support``."""
         return self.snap(self.decode(block))
 
+    def generate_on_training_values(self, values: np.ndarray) -> bool:
+        """A number that fixes other columns (a county code that fixes each county's share of minorities) is a code:
+        generated on its training values (a ``support``), which it may not repeat ``data.snap_repeats`` times."""
+        if self.support:
+            return False
+        distinct, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
+        self.support, self.support_shares = distinct.tolist(), (counts / counts.sum()).tolist()
+        return True
+
     def snap(self, values: np.ndarray) -> np.ndarray:
         """`values` moved to the ``support`` (unchanged without one)."""
         return snapped(values, np.asarray(self.support), np.asarray(self.support_shares)) if self.support else values
