@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, cli_environment, read_results
+from conftest import PROBES, TINY, cli_environment, read_results
 
 RING = [*TINY, "data=ring", "data.num_samples=2000", "likelihood=gaussian", "logger=csv", "cluster=slurm_cpu", "cluster.mem_gb=1"]
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "sinfo")
@@ -92,22 +92,26 @@ def slurm(tmp_path_factory):
 
 def slurm_cli(args: list[str], cwd: Path, conf: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vae_lab", *args], cwd=cwd,
-                            env=cli_environment({"SLURM_CONF": conf}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                            env=cli_environment({**PROBES, "SLURM_CONF": conf}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
 def test_a_requeued_job_resumes_to_the_same_end_as_an_uninterrupted_one(slurm, tmp_path):
     """`scontrol requeue` of a running job: it restarts in the same run directory from last.ckpt (a mid-epoch
-    checkpoint every 20 steps) and ends at the uninterrupted run's final step and test ELBO."""
+    checkpoint every 20 steps) and ends at the uninterrupted run's final step and test ELBO. The first run waits at
+    step 21 until it is killed: left to run, it could finish within SLURM's KillWait, and the requeue resume nothing."""
     common = [*RING, "data.num_samples=6000", "trainer.max_epochs=2", "cluster.tasks_per_node=1", "callbacks.step_checkpoint.every_n_train_steps=20"]
+    marker = tmp_path / "held"
+    hold = ["+callbacks.hold._target_=lightning_probes.HoldAtStep", "+callbacks.hold.step=21", f"+callbacks.hold.marker={marker}"]
     runs = {name: tmp_path / name for name in ("requeued", "uninterrupted")}
     processes = {}
     for name, folder in runs.items():
         folder.mkdir()
-        processes[name] = slurm_cli(["train", *common, "run_name=r"], folder, slurm)
+        processes[name] = slurm_cli(["train", *common, "run_name=r", *(hold if name == "requeued" else [])], folder, slurm)
     checkpoint = runs["requeued"] / "runs" / "train" / "multirun" / "r" / "0" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
-    while not checkpoint.is_file() and time.time() < deadline:
+    while not marker.is_file() and time.time() < deadline:
         time.sleep(0.5)
+    assert checkpoint.is_file(), "the first run never reached step 21"
     env = {**os.environ, "SLURM_CONF": slurm}
     submitted = runs["requeued"] / "runs" / "train" / "multirun" / "r" / ".submitit"
     job_id = next(p.name for p in submitted.iterdir() if p.is_dir() and p.name[0].isdigit()).split("_")[0]
