@@ -8,7 +8,7 @@ Per table, in a folder of its own that is deleted afterwards: ``vae_lab.train(["
 "data.path=TABLE", "trainer.max_epochs=EPOCHS"])``, ``run.sample(150)`` written as ``vae-lab sample`` writes it
 (``run.write_samples``), its header read back with ``pandas.read_csv`` and compared with the input's, then
 ``run.impute`` of the first 30 rows with a fifth of their cells blanked. A table that fails prints its stage and
-either the user's message (a ``ConfigError``: is it one clear message?) or the exception (a bug). The tables used so
+either the user's message (a ``VaeLabError``: is it one clear message?) or the exception (a bug). The tables used so
 far are R datasets bundled by the ``pydataset`` package (docs/results.md, "Many more real tables").
 """
 
@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 import vae_lab
-from vae_lab.errors import ConfigError
+from vae_lab.errors import VaeLabError
 from vae_lab.quiet import quiet_third_party
 
 IMPUTED_ROWS = 30
@@ -35,7 +35,7 @@ BLANKED_SHARE = 0.2
 
 def sweep_table(path: Path, epochs: int, folder: Path) -> dict[str, Any]:
     """One table through train, sample, read-back and impute: ``ok``, ``same_columns``, or the failing ``stage`` with
-    ``message`` (a ConfigError) or ``bug`` (any other exception, with its traceback's end)."""
+    ``message`` (a VaeLabError: bad input, said to the user) or ``bug`` (any other exception, with its traceback's end)."""
     record: dict[str, Any] = {"table": str(path)}
     stage = "train"
     try:
@@ -51,7 +51,7 @@ def sweep_table(path: Path, epochs: int, folder: Path) -> dict[str, Any]:
         blanked = rows.mask(np.random.default_rng(0).random(rows.shape) < BLANKED_SHARE)
         run.impute(blanked)
         record["ok"] = True
-    except ConfigError as error:
+    except VaeLabError as error:
         record.update(ok=False, stage=stage, message=str(error))
     except Exception as error:
         record.update(ok=False, stage=stage, bug=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()[-2000:])
